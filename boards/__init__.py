@@ -1,0 +1,1 @@
+"""Board definitions (JSON, data only) and their loader."""

@@ -1,0 +1,1 @@
+# Lets the host import firmware modules that are shared (the link codec).

@@ -1,0 +1,1 @@
+"""The hardware-in-the-loop bench: one pytest suite for real boards and their twins."""

@@ -1,0 +1,1 @@
+"""Host side: the bridge daemon, speech, agents and device tools."""

@@ -1,0 +1,1 @@
+"""Tools for boards: virtual boards, flashing and deploying."""

@@ -1,0 +1,150 @@
+# Plain-Python kernels: the same functions as _kviper.py, for ports without
+# viper (and for CPython). Arrays here are array('h') / array('i') / bytearray,
+# so loads are already signed.
+
+
+def window(ring, start, win, rev, re, im):
+    peak = 0
+    for i in range(256):
+        n = i << 1
+        v = (ring[(start + n) & 511] * win[n]) >> 15
+        u = (ring[(start + n + 1) & 511] * win[n + 1]) >> 15
+        r = rev[i]
+        re[r] = v
+        im[r] = u
+        peak = max(peak, abs(v), abs(u))
+    return peak
+
+
+def rescale(re, im, shift):
+    for i in range(256):
+        if shift >= 0:
+            re[i] <<= shift
+            im[i] <<= shift
+        else:
+            re[i] >>= -shift
+            im[i] >>= -shift
+
+
+def fft(re, im, cos, sin):
+    size = 2
+    tstep = 256
+    while size <= 256:
+        half = size >> 1
+        for j in range(half):
+            c = cos[j * tstep]
+            s = sin[j * tstep]
+            for i in range(j, 256, size):
+                k = i + half
+                br, bi = re[k], im[k]
+                tr = (br * c + bi * s) >> 15
+                ti = (bi * c - br * s) >> 15
+                ar, ai = re[i], im[i]
+                re[k] = (ar - tr) >> 1
+                im[k] = (ai - ti) >> 1
+                re[i] = (ar + tr) >> 1
+                im[i] = (ai + ti) >> 1
+        size <<= 1
+        tstep >>= 1
+
+
+def power(re, im, cos, sin, out):
+    for k in range(256):
+        kk = (256 - k) & 255
+        ar, ai = re[k], im[k]
+        br, bi = re[kk], -im[kk]
+        er = (ar + br) >> 1
+        ei = (ai + bi) >> 1
+        o_r = (ai - bi) >> 1
+        o_i = -((ar - br) >> 1)
+        c, s = cos[k], sin[k]
+        xr = er + ((o_r * c + o_i * s) >> 15)
+        xi = ei + ((o_i * c - o_r * s) >> 15)
+        out[k] = (xr * xr + xi * xi) >> 4
+
+
+def logmel(pw, start, length, w, lut, shift, out, off):
+    pos = 0
+    for m in range(32):
+        b = start[m]
+        n = length[m]
+        e = 0
+        for j in range(n):
+            e += pw[b + j] * w[pos + j]
+        pos += n
+        f = 0
+        if e > 0:
+            top = -1
+            v = e
+            while v:
+                top += 1
+                v >>= 1
+            frac = (e >> (top - 5)) & 31 if top >= 5 else (e << (5 - top)) & 31
+            f = min(255, max(0, 8 * top + lut[frac] - 16 * shift + 8))
+        out[off + m] = f
+
+
+def copy_in(ring, pos, src, start, n):
+    # src: array('h') (or a list of ints); ring: array('h') of 512
+    for i in range(n):
+        ring[(pos + i) & 511] = src[start + i]
+
+
+def _slot(p, back, ring_len):
+    s = p - back
+    return s + ring_len if s < 0 else s
+
+
+def net(desc, nlayers, wts, bias, act):
+    # One frame through every layer; see model.py for the layout of desc.
+    out = 0
+    base = 0
+    for li in range(nlayers):
+        kind = desc[base]
+        cin = desc[base + 1]
+        cout = desc[base + 2]
+        k = desc[base + 3]
+        d = desc[base + 4]
+        ring_len = desc[base + 5]
+        p = desc[base + 6]
+        ring_off = desc[base + 7]
+        w_off = desc[base + 8]
+        b_off = desc[base + 9]
+        shift = desc[base + 10]
+        dst = 0
+        if li + 1 < nlayers:
+            nxt = base + 12
+            dst = desc[nxt + 7] + desc[nxt + 6] * desc[nxt + 1]
+        if kind == 2:  # depthwise
+            for c in range(cout):
+                acc = 0
+                sx = 0
+                for j in range(k):
+                    x = act[ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin + c]
+                    acc += wts[w_off + c * k + j] * x
+                    sx += x
+                y = (acc - (sx << 7) + bias[b_off + c] - 16777216) >> shift
+                act[dst + c] = 255 if y > 255 else (0 if y < 0 else y)
+        else:
+            sx = 0
+            for j in range(k):
+                xo = ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin
+                for c in range(cin):
+                    sx += act[xo + c]
+            for o in range(cout):
+                acc = 0
+                wo = w_off + o * k * cin
+                for j in range(k):
+                    xo = ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin
+                    for c in range(cin):
+                        acc += wts[wo + c] * act[xo + c]
+                    wo += cin
+                y = (acc - (sx << 7) + bias[b_off + o] - 16777216) >> shift
+                if kind == 3:  # output layer: the raw logit
+                    out = y
+                else:
+                    act[dst + o] = 255 if y > 255 else (0 if y < 0 else y)
+        p += 1
+        desc[base + 6] = 0 if p >= ring_len else p
+        base += 12
+    return out

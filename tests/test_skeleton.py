@@ -27,7 +27,7 @@ def test_wheel_installs_only_pocket_agent(tmp_path):
         names = zf.namelist()
     assert {t for t in tops if not t.endswith(".dist-info")} == {"pocket_agent"}
     assert "pocket_agent/boards/pico2w.json" in names
-    assert "pocket_agent/tools/twin/rom/boot.py" in names
+    assert "pocket_agent/tools/twin/rom/rom.py" in names
 
 
 def test_every_subcommand_has_help(capsys):

@@ -1,0 +1,1 @@
+# MicroPython code that runs inside the twin VM (its "ROM"); never imported by CPython.

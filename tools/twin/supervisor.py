@@ -1,0 +1,644 @@
+"""The twin's supervisor: a MicroPython VM behind a pty that looks like a board's USB port.
+
+The supervisor owns the pty pair tools open (as they would /dev/ttyACM0), runs
+the VM with its stdin and stdout on pipes, and relays bytes between the two:
+
+    tool --pty--> relay (faults, Ctrl-C -> SIGINT) --pipe--> VM (ROM: REPLs, boot.py, main.py)
+    tool <--pty-- relay (faults)                    <--pipe-- VM
+
+The VM's ROM tells the supervisor about its interrupt character and asks for
+resets over a third pipe. Soft resets restart the VM and keep the port; hard
+resets and power cuts also replace the pty, as USB re-enumeration does.
+"""
+
+import asyncio
+import errno
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import termios
+import time
+import tty
+from pathlib import Path
+
+from . import state as twin_state
+
+ROM_DIR = Path(__file__).resolve().parent / "rom"
+# Heap the ROM itself uses (its modules and buffers), on top of the board's
+# budget, so that the app sees the budget free, as on a board whose firmware
+# lives in flash.
+ROM_HEAP = 40 * 1024
+REENUMERATE_S = 0.05  # how long the port is gone after a reset
+SOFT_RESET_GRACE_S = 2.0
+SIGINT_REPEAT_S = 0.2  # a second Ctrl-C before the first was handled would kill the unix port
+READ_SIZE = 65536
+
+
+def micropython_exe():
+    exe = Path(sys.executable).parent / "micropython"
+    if exe.exists():
+        return str(exe)
+    from shutil import which
+
+    found = which("micropython")
+    if not found:
+        from pocket_agent.errors import PocketError
+
+        raise PocketError("the MicroPython unix port is not installed", hint="run ./run setup")
+    return found
+
+
+class Faults:
+    """What the relay does to bytes on the wire in one direction."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.drop_rate = 0.0  # probability a byte is lost
+        self.corrupt_rate = 0.0  # probability a byte gets one bit flipped
+        self.delay_s = 0.0  # added latency
+        self.baud = 0  # 0: unlimited; else 10 bits per byte
+        self.chunk = 0  # 0: as read; else deliver in pieces of this many bytes
+        self.stall_until = 0.0
+
+    def update(self, settings):
+        for key, value in settings.items():
+            if key == "stall_ms":
+                self.stall_until = time.monotonic() + float(value) / 1000
+            elif key == "delay_ms":
+                self.delay_s = float(value) / 1000
+            elif key in ("drop_rate", "corrupt_rate"):
+                setattr(self, key, float(value))
+            elif key in ("baud", "chunk"):
+                setattr(self, key, int(value))
+            else:
+                raise ValueError(f"unknown fault {key!r}")
+
+    @property
+    def active(self):
+        return bool(self.drop_rate or self.corrupt_rate or self.delay_s or self.baud or self.chunk
+                    or self.stall_until > time.monotonic())
+
+    def describe(self):
+        return {"drop_rate": self.drop_rate, "corrupt_rate": self.corrupt_rate,
+                "delay_ms": self.delay_s * 1000, "baud": self.baud, "chunk": self.chunk}
+
+
+class Wire:
+    """One direction of the USB link: applies faults and paces delivery."""
+
+    def __init__(self, loop, deliver, seed):
+        self.loop = loop
+        self.deliver = deliver  # callable(bytes) that writes to the far side
+        self.faults = Faults()
+        self.rng = random.Random(seed)
+        self.queue = []  # (due time, bytes) when faults pace the traffic
+        self.timer = None
+        self.next_free = 0.0
+        self.bytes = 0
+        self.dropped = 0
+        self.corrupted = 0
+
+    def send(self, data):
+        self.bytes += len(data)
+        f = self.faults
+        if not f.active and not self.queue:
+            self.deliver(data)
+            return
+        if f.drop_rate or f.corrupt_rate:
+            out = bytearray()
+            for b in data:
+                if f.drop_rate and self.rng.random() < f.drop_rate:
+                    self.dropped += 1
+                    continue
+                if f.corrupt_rate and self.rng.random() < f.corrupt_rate:
+                    b ^= 1 << self.rng.randrange(8)
+                    self.corrupted += 1
+                out.append(b)
+            data = bytes(out)
+        size = f.chunk or len(data) or 1
+        now = time.monotonic()
+        start = max(now + f.delay_s, f.stall_until, self.next_free)
+        for i in range(0, len(data), size):
+            piece = data[i:i + size]
+            if f.baud:
+                start = max(start, self.next_free)
+                self.next_free = start + len(piece) * 10 / f.baud
+                due = self.next_free
+            else:
+                due = start
+            self.queue.append((due, piece))
+        self._schedule()
+
+    def _schedule(self):
+        if self.timer or not self.queue:
+            return
+        delay = max(0.0, self.queue[0][0] - time.monotonic())
+        self.timer = self.loop.call_later(delay, self._flush)
+
+    def _flush(self):
+        self.timer = None
+        now = time.monotonic()
+        while self.queue and self.queue[0][0] <= now + 0.0005:
+            self.deliver(self.queue.pop(0)[1])
+        self._schedule()
+
+    def reset(self):
+        self.queue.clear()
+        if self.timer:
+            self.timer.cancel()
+            self.timer = None
+        self.next_free = 0.0
+
+
+class Supervisor:
+    def __init__(self, board, twin_state_obj, *, fresh_flash, log=print):
+        self.board = board
+        self.state = twin_state_obj
+        self.fresh_flash = fresh_flash
+        self.log = log
+        self.loop = None
+        self.stopped = None
+        self.vm = None
+        self.vm_pidfd = None
+        self.vm_expected_exit = None  # what the VM asked for before it exits
+        self.mode = "friendly"
+        self.reset_cause = "power"
+        self.vm_state = "off"  # running, bootloader, off
+        self.intr_char = -1
+        self.sigint_at = 0.0
+        self.master = None
+        self.port = None
+        self.host_connected = False
+        self.plugged = True
+        self.to_host_pending = bytearray()
+        self.to_vm_pending = bytearray()
+        self.stdin_r = self.stdin_w = self.stdout_r = self.stdout_w = None
+        self.ctl_r = self.ctl_w = None
+        self.ctl_buf = b""
+        self.boots = 0
+        self.hangup_timer = None
+        self.commands = {
+            "status": self.cmd_status,
+            "reset": self.cmd_reset,
+            "power_cut": self.cmd_power_cut,
+            "unplug": self.cmd_unplug,
+            "replug": self.cmd_replug,
+            "faults": self.cmd_faults,
+            "stop": self.cmd_stop,
+        }
+        seed = int.from_bytes(hashlib.sha256(self.state.name.encode()).digest()[:4], "little")
+        self.unique_id = hashlib.sha256(("pocket-twin:" + self.state.name).encode()).hexdigest()[:16]
+        self._seed = seed
+
+    # ---- lifecycle ----
+
+    async def run(self, ready):
+        self.loop = asyncio.get_running_loop()
+        self.stopped = self.loop.create_future()
+        self.to_vm = Wire(self.loop, self._write_vm, self._seed)
+        self.to_host = Wire(self.loop, self._write_host, self._seed + 1)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.loop.add_signal_handler(sig, self.stop)
+        server = await asyncio.start_unix_server(self._serve_control, path=str(self.state.control))
+        try:
+            self._open_port()
+            self._new_pipes()
+            self._start_vm()
+            ready(self.info())
+            await self.stopped
+        finally:
+            server.close()
+            self._kill_vm()
+            self._close_port()
+            self._close_pipes()
+        return self.stopped.result()
+
+    def stop(self, code=0):
+        if not self.stopped.done():
+            self.stopped.set_result(code)
+
+    def info(self):
+        return {
+            "board": self.board.name,
+            "name": self.state.name,
+            "port": self.port,
+            "link": str(self.state.link),
+            "pid": os.getpid(),
+            "vm_pid": self.vm.pid if self.vm else None,
+            "state_dir": str(self.state.dir),
+            "control": str(self.state.control),
+        }
+
+    # ---- the port the host sees ----
+
+    def _open_port(self):
+        master, slave = os.openpty()
+        tty.setraw(slave, termios.TCSANOW)
+        self.port = os.ttyname(slave)
+        os.close(slave)  # a host opening the port is seen as the hangup clearing
+        os.set_blocking(master, False)
+        self.master = master
+        self.host_connected = False
+        self.state.point_link(self.port)
+        self.state.write_info(self.info())
+        self._watch_hangup()
+
+    def _close_port(self):
+        if self.master is None:
+            return
+        self._stop_watching_master()
+        os.close(self.master)
+        self.master = None
+        self.port = None
+        self.host_connected = False
+        self.to_host_pending.clear()
+        self.to_host.reset()
+        self.to_vm.reset()
+        self.state.point_link(None)
+
+    def _stop_watching_master(self):
+        if self.hangup_timer:
+            self.hangup_timer.cancel()
+            self.hangup_timer = None
+        if self.master is not None:
+            self.loop.remove_reader(self.master)
+            self.loop.remove_writer(self.master)
+
+    def _watch_hangup(self):
+        """While no host has the port open, poll until one does."""
+        import select
+
+        self.hangup_timer = None
+        if self.master is None:
+            return
+        p = select.poll()
+        p.register(self.master, select.POLLIN)
+        events = p.poll(0)
+        if events and events[0][1] & select.POLLHUP:
+            self.hangup_timer = self.loop.call_later(0.01, self._watch_hangup)
+            return
+        self.host_connected = True
+        self.loop.add_reader(self.master, self._read_host)
+
+    def _host_hung_up(self):
+        self._stop_watching_master()
+        self.host_connected = False
+        self.to_host_pending.clear()  # a USB CDC port drops output nobody reads
+        self._resume_vm_output()
+        self._watch_hangup()
+
+    def _read_host(self):
+        try:
+            data = os.read(self.master, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                self._host_hung_up()
+                return
+            raise
+        if data:
+            self.to_vm.send(data)
+
+    def _write_host(self, data):
+        if not self.host_connected or self.master is None:
+            return
+        if self.to_host_pending:
+            self.to_host_pending += data
+            return
+        try:
+            n = os.write(self.master, data)
+        except BlockingIOError:
+            n = 0
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                self._host_hung_up()
+                return
+            raise
+        if n < len(data):
+            self.to_host_pending += data[n:]
+            self.loop.remove_reader(self.stdout_r)  # the VM blocks until the host reads
+            self.loop.add_writer(self.master, self._drain_to_host)
+
+    def _drain_to_host(self):
+        try:
+            n = os.write(self.master, self.to_host_pending)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._host_hung_up()
+            return
+        del self.to_host_pending[:n]
+        if not self.to_host_pending:
+            self.loop.remove_writer(self.master)
+            self._resume_vm_output()
+
+    def _resume_vm_output(self):
+        if self.stdout_r is not None and self.vm_state == "running":
+            self.loop.add_reader(self.stdout_r, self._read_vm)
+
+    # ---- the VM ----
+
+    def _new_pipes(self):
+        self._close_pipes()
+        self.stdin_r, self.stdin_w = os.pipe()
+        self.stdout_r, self.stdout_w = os.pipe()
+        self.ctl_r, self.ctl_w = os.pipe()
+        for fd in (self.stdin_w, self.stdout_r, self.ctl_r):
+            os.set_blocking(fd, False)
+        self.to_vm_pending.clear()
+        self.ctl_buf = b""
+
+    def _close_pipes(self):
+        for name in ("stdin_r", "stdin_w", "stdout_r", "stdout_w", "ctl_r", "ctl_w"):
+            fd = getattr(self, name)
+            if fd is not None:
+                if name in ("stdout_r", "ctl_r"):
+                    self.loop.remove_reader(fd)
+                if name == "stdin_w":
+                    self.loop.remove_writer(fd)
+                os.close(fd)
+                setattr(self, name, None)
+
+    def _vm_config(self):
+        fl = self.board.flash
+        return {
+            "rom": str(ROM_DIR),
+            "flash": str(self.state.flash),
+            "ctl_fd": self.ctl_w,
+            "mode": self.mode,
+            "port": self.board.port,
+            "machine": self.board.machine,
+            "cpu_hz": self.board.raw.get("cpu_hz", 0),
+            "reset_cause": self.reset_cause,
+            "unique_id": self.unique_id,
+            "fs": {
+                "offset": fl.fs_offset,
+                "size": fl.fs_size,
+                "block_size": fl.block_size,
+                "progsize": 256 if self.board.port == "rp2" else 32,
+                "format": self.fresh_flash,
+            },
+        }
+
+    def _start_vm(self):
+        heap = self.board.heap_budget + ROM_HEAP
+        env = dict(os.environ, POCKET_TWIN_CONFIG=json.dumps(self._vm_config()))
+        with open(self.state.vm_log, "ab") as log:
+            self.vm = subprocess.Popen(
+                [micropython_exe(), "-X", f"heapsize={heap}", str(ROM_DIR / "rom.py")],
+                stdin=self.stdin_r, stdout=self.stdout_w, stderr=log,
+                pass_fds=(self.ctl_w,), cwd=str(ROM_DIR), env=env,
+            )
+        self.fresh_flash = False
+        self.boots += 1
+        self.vm_state = "running"
+        self.vm_expected_exit = None
+        self.intr_char = -1
+        self.vm_pidfd = os.pidfd_open(self.vm.pid)
+        self.loop.add_reader(self.vm_pidfd, self._vm_exited)
+        self.loop.add_reader(self.stdout_r, self._read_vm)
+        self.loop.add_reader(self.ctl_r, self._read_ctl)
+        self.state.write_info(self.info())
+
+    def _kill_vm(self):
+        if self.vm is None:
+            return
+        if self.vm_pidfd is not None:
+            self.loop.remove_reader(self.vm_pidfd)
+            os.close(self.vm_pidfd)
+            self.vm_pidfd = None
+        if self.vm.poll() is None:
+            self.vm.kill()
+        self.vm.wait()
+        self.vm = None
+        self.vm_state = "off"
+        if self.stdout_r is not None:
+            self.loop.remove_reader(self.stdout_r)
+        self.intr_char = -1
+
+    def _read_vm(self):
+        self._read_ctl()  # ROM messages sent before this output take effect first
+        try:
+            data = os.read(self.stdout_r, READ_SIZE)
+        except BlockingIOError:
+            return
+        if data:
+            self.to_host.send(data)
+        else:
+            self.loop.remove_reader(self.stdout_r)
+
+    def _write_vm(self, data):
+        if self.stdin_w is None or self.vm_state != "running":
+            return  # a board that is off or in its bootloader hears nothing
+        intr = self.intr_char
+        if intr >= 0 and intr in data and self.vm_state == "running":
+            parts = data.split(bytes([intr]))
+            data = b"".join(parts)
+            self._interrupt_vm()
+        if not data:
+            return
+        if self.to_vm_pending:
+            self.to_vm_pending += data
+            return
+        try:
+            n = os.write(self.stdin_w, data)
+        except BlockingIOError:
+            n = 0
+        if n < len(data):
+            self.to_vm_pending += data[n:]
+            if self.master is not None and self.host_connected:
+                self.loop.remove_reader(self.master)  # the host's writes block until the VM reads
+            self.loop.add_writer(self.stdin_w, self._drain_to_vm)
+
+    def _drain_to_vm(self):
+        try:
+            n = os.write(self.stdin_w, self.to_vm_pending)
+        except BlockingIOError:
+            return
+        del self.to_vm_pending[:n]
+        if not self.to_vm_pending:
+            self.loop.remove_writer(self.stdin_w)
+            if self.master is not None and self.host_connected:
+                self.loop.add_reader(self.master, self._read_host)
+
+    def _interrupt_vm(self):
+        now = time.monotonic()
+        if now - self.sigint_at < SIGINT_REPEAT_S:
+            return
+        self.sigint_at = now
+        try:
+            self.vm.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+    def _read_ctl(self):
+        if self.ctl_r is None:
+            return
+        try:
+            data = os.read(self.ctl_r, 4096)
+        except BlockingIOError:
+            return
+        self.ctl_buf += data
+        while b"\n" in self.ctl_buf:
+            line, self.ctl_buf = self.ctl_buf.split(b"\n", 1)
+            self._on_rom_message(line.decode("ascii", "replace"))
+
+    def _on_rom_message(self, msg):
+        kind, _, arg = msg.partition(" ")
+        if kind.startswith("I"):
+            self.intr_char = int(kind[1:])
+            self.sigint_at = 0.0
+        elif kind == "S":
+            self.vm_expected_exit = ("soft", arg)
+        elif kind == "R":
+            self._flush_vm_output()
+            self.hard_reset("soft" if self.board.port == "esp32" else "wdt")
+        elif kind == "B":
+            self._flush_vm_output()
+            self.enter_bootloader()
+        else:
+            self.log(f"twin: unknown message from the board's ROM: {msg!r}")
+
+    def _flush_vm_output(self):
+        while self.stdout_r is not None:
+            try:
+                data = os.read(self.stdout_r, READ_SIZE)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self.to_host.send(data)
+
+    def _vm_exited(self):
+        self._read_ctl()
+        self._flush_vm_output()
+        code = self.vm.wait()
+        expected = self.vm_expected_exit
+        self._kill_vm()
+        if expected and expected[0] == "soft":
+            self.mode = expected[1] or "friendly"  # a soft reboot keeps the last reset cause
+            self._start_vm()
+            return
+        self.log(f"twin: the board's VM stopped unexpectedly (exit code {code}); resetting it")
+        try:
+            tail = self.state.vm_log.read_text(errors="replace").splitlines()[-8:]
+        except OSError:
+            tail = []
+        for line in tail:
+            self.log("  vm: " + line)
+        self.hard_reset("hard")
+
+    # ---- resets and power ----
+
+    def hard_reset(self, cause="hard"):
+        """Reset the MCU: the VM restarts and the USB port re-enumerates."""
+        self._kill_vm()
+        self._close_port()
+        self._new_pipes()
+        self.mode = "friendly"
+        self.reset_cause = cause
+        self.loop.call_later(REENUMERATE_S, self._come_back)
+
+    def _come_back(self):
+        if self.stopped.done():
+            return
+        if self.plugged:
+            self._open_port()
+        self._start_vm()
+
+    def enter_bootloader(self):
+        self._kill_vm()
+        self._close_port()
+        self._new_pipes()
+        self.vm_state = "bootloader"
+        if self.board.port == "esp32" and self.plugged:
+            # The ROM download mode enumerates as a serial port of its own.
+            self.loop.call_later(REENUMERATE_S, self._open_port)
+
+    def power_cut(self):
+        """Power lost and restored: nothing is flushed, the board boots from scratch."""
+        self._kill_vm()
+        self._close_port()
+        self._new_pipes()
+        self.mode = "friendly"
+        self.reset_cause = "power"
+        self.loop.call_later(REENUMERATE_S, self._come_back)
+
+    # ---- control socket ----
+
+    async def _serve_control(self, reader, writer):
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    req = json.loads(line)
+                    handler = self.commands[req.pop("cmd")]
+                    result = handler(**req)
+                    if asyncio.iscoroutine(result):
+                        result = await result
+                    reply = {"ok": True, "result": result}
+                except KeyError as exc:
+                    reply = {"ok": False, "error": f"unknown command {exc}"}
+                except (TypeError, ValueError) as exc:
+                    reply = {"ok": False, "error": str(exc)}
+                writer.write((json.dumps(reply) + "\n").encode())
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def cmd_status(self):
+        return dict(
+            self.info(),
+            vm_state=self.vm_state,
+            mode=self.mode,
+            plugged=self.plugged,
+            host_connected=self.host_connected,
+            boots=self.boots,
+            reset_cause=self.reset_cause,
+            bytes_to_board=self.to_vm.bytes,
+            bytes_to_host=self.to_host.bytes,
+            faults={"to_board": self.to_vm.faults.describe(), "to_host": self.to_host.faults.describe()},
+        )
+
+    def cmd_reset(self):
+        self.hard_reset("hard")
+        return "reset"
+
+    def cmd_power_cut(self):
+        self.power_cut()
+        return "power cut"
+
+    def cmd_unplug(self):
+        self.plugged = False
+        self._close_port()
+        return "unplugged"
+
+    def cmd_replug(self):
+        if not self.plugged:
+            self.plugged = True
+            if self.vm_state == "running" or self.board.port == "esp32":
+                self._open_port()
+        return "plugged"
+
+    def cmd_faults(self, to_board=None, to_host=None, clear=False):
+        for wire, settings in ((self.to_vm, to_board), (self.to_host, to_host)):
+            if clear:
+                wire.faults.clear()
+            if settings:
+                wire.faults.update(settings)
+        return {"to_board": self.to_vm.faults.describe(), "to_host": self.to_host.faults.describe()}
+
+    def cmd_stop(self):
+        self.loop.call_soon(self.stop)
+        return "stopping"

@@ -143,18 +143,22 @@ def check_filesystem(path, region, board):
     )
     try:
         fs.mount()
-        fs.stat("/")
-        list(fs.scandir("/"))
     except littlefs.LittleFSError as exc:
+        # Never unmount a filesystem that did not mount: the library frees twice.
         raise PocketError(
             f"flash image {path} does not hold a filesystem {board.name} can mount ({exc})",
             hint="start with --wipe to erase and format it (its files are lost)",
         ) from None
+    try:
+        fs.stat("/")
+        list(fs.scandir("/"))
+    except littlefs.LittleFSError as exc:
+        raise PocketError(
+            f"flash image {path} holds a damaged filesystem ({exc})",
+            hint="copy off what you can with mpremote after --name, or start with --wipe to erase it",
+        ) from None
     finally:
-        try:
-            fs.unmount()
-        except littlefs.LittleFSError:
-            pass
+        fs.unmount()
 
 
 def read_files(path, board):

@@ -169,6 +169,7 @@ class Supervisor:
         self.vm_expected_exit = None  # what the VM asked for before it exits
         self.mode = "friendly"
         self.reset_cause = "power"
+        self.safe_boot = False  # the next boot skips boot.py and main.py
         self.vm_state = "off"  # running, bootloader, off
         self.intr_char = -1
         self.sigint_at = 0.0
@@ -377,6 +378,7 @@ class Supervisor:
             "machine": self.board.machine,
             "cpu_hz": self.board.raw.get("cpu_hz", 0),
             "reset_cause": self.reset_cause,
+            "safe_boot": self.safe_boot,
             "unique_id": self.unique_id,
             "fs": {
                 "offset": fl.fs_offset,
@@ -397,6 +399,7 @@ class Supervisor:
                 pass_fds=(self.ctl_w,), cwd=str(ROM_DIR), env=env,
             )
         self.fresh_flash = False
+        self.safe_boot = False
         self.boots += 1
         self.vm_state = "running"
         self.vm_expected_exit = None
@@ -537,8 +540,11 @@ class Supervisor:
 
     # ---- resets and power ----
 
-    def hard_reset(self, cause="hard"):
-        """Reset the MCU: the VM restarts and the USB port re-enumerates."""
+    def hard_reset(self, cause="hard", safe=False):
+        """Reset the MCU: the VM restarts and the USB port re-enumerates.
+        `safe` boots without boot.py and main.py, to recover from a main.py
+        that never gives the REPL back."""
+        self.safe_boot = safe
         self._kill_vm()
         self._close_port()
         self._new_pipes()
@@ -611,9 +617,9 @@ class Supervisor:
             faults={"to_board": self.to_vm.faults.describe(), "to_host": self.to_host.faults.describe()},
         )
 
-    def cmd_reset(self):
-        self.hard_reset("hard")
-        return "reset"
+    def cmd_reset(self, safe=False):
+        self.hard_reset("hard", safe=bool(safe))
+        return "reset (safe boot)" if safe else "reset"
 
     def cmd_power_cut(self):
         self.power_cut()

@@ -34,7 +34,7 @@ rom_console.install(cfg, ctl, rom_dir)
 del cfg["flash"], cfg["rom"]
 
 try:
-    rom_console.run(cfg["mode"], cfg["port"])
+    rom_console.run(cfg["mode"], cfg["port"], cfg["safe_boot"])
 except rom_console.Restart:
     pass
 except rom_console.PowerOff:

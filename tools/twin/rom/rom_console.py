@@ -6,6 +6,7 @@
 # tracebacks), while sys.stdout.buffer stays binary-safe.
 import sys
 import io
+import gc
 import builtins
 
 _CTRL_A = 1
@@ -27,6 +28,7 @@ _cfg = None
 _rom_frame = None  # traceback lines of ROM code are hidden, as C frames are on a board
 _intr = -1
 _history = []
+_rom_modules = ()
 user_globals = {"__name__": "__main__"}
 
 
@@ -214,6 +216,8 @@ def install(cfg, ctl, rom_dir):
     ):
         sys.modules[name] = mod
         sys.modules["u" + name] = mod
+    global _rom_modules
+    _rom_modules = set(sys.modules)
 
 
 def version_line():
@@ -267,6 +271,13 @@ def run_file(name):
 
 
 def soft_reset(mode):
+    # A port's soft reset ends with gc_sweep_all(), which runs every finaliser:
+    # files left open are closed and flushed. Drop what user code holds, then collect.
+    user_globals.clear()
+    for name in list(sys.modules):
+        if name not in _rom_modules:
+            del sys.modules[name]
+    gc.collect()
     write(b"MPY: soft reboot\r\n")
     control(b"S " + mode + b"\n")
     raise Restart()
@@ -637,10 +648,11 @@ def _finish_raw(status, tb):
 
 # ---- the board's main loop ----
 
-def run(mode, port):
+def run(mode, port, safe=False):
     """boot.py, then main.py in friendly mode, then the REPLs until a reset."""
-    boot_ok = run_file("boot.py")
-    if mode == "friendly" and (boot_ok or port == "rp2"):
-        run_file("main.py")
+    if not safe:
+        boot_ok = run_file("boot.py")
+        if mode == "friendly" and (boot_ok or port == "rp2"):
+            run_file("main.py")
     while True:
         mode = raw_repl() if mode == "raw" else friendly_repl()

@@ -3,26 +3,29 @@
 # erase sets a block to 0xFF and programming can only clear bits, so a
 # filesystem that forgets to erase breaks here as it would on hardware.
 import micropython
+from micropython import const
 
-_IOCTL_INIT = 1
-_IOCTL_DEINIT = 2
-_IOCTL_SYNC = 3
-_IOCTL_BLOCK_COUNT = 4
-_IOCTL_BLOCK_SIZE = 5
-_IOCTL_BLOCK_ERASE = 6
+_IOCTL_INIT = const(1)
+_IOCTL_DEINIT = const(2)
+_IOCTL_SYNC = const(3)
+_IOCTL_BLOCK_COUNT = const(4)
+_IOCTL_BLOCK_SIZE = const(5)
+_IOCTL_BLOCK_ERASE = const(6)
 
 
 @micropython.viper
-def _and_into(dst, src, n: int):
+def _and_into(dst, src, src_off: int, n: int):
     d = ptr8(dst)
     s = ptr8(src)
     i = 0
     while i < n:
-        d[i] = d[i] & s[i]
+        d[i] = d[i] & s[src_off + i]
         i += 1
 
 
 class FlashArea:
+    # Nothing here may allocate: LittleFS writes from file finalisers, which
+    # run while the garbage collector holds the heap locked.
     def __init__(self, f, offset, size, block_size):
         self.f = f
         self.base = offset
@@ -43,16 +46,15 @@ class FlashArea:
                 self.ioctl(_IOCTL_BLOCK_ERASE, block + i)
             offset = 0
         pos = self.base + block * self.block_size + offset
-        mv = memoryview(buf)
+        total = len(buf)
         done = 0
-        while done < len(buf):
-            n = min(len(buf) - done, self.block_size)
-            old = memoryview(self.scratch)[:n]
+        while done < total:
+            n = min(total - done, self.block_size)
             self.f.seek(pos + done)
-            self.f.readinto(old)
-            _and_into(old, mv[done:done + n], n)
+            self.f.readinto(self.scratch, n)
+            _and_into(self.scratch, buf, done, n)
             self.f.seek(pos + done)
-            self.f.write(old)
+            self.f.write(self.scratch, 0, n)
             done += n
 
     def ioctl(self, op, arg):
@@ -64,6 +66,6 @@ class FlashArea:
             self.f.seek(self.base + arg * self.block_size)
             self.f.write(self.erased)
             return 0
-        if op in (_IOCTL_INIT, _IOCTL_DEINIT, _IOCTL_SYNC):
+        if op == _IOCTL_INIT or op == _IOCTL_DEINIT or op == _IOCTL_SYNC:
             return 0
         return None

@@ -1,0 +1,194 @@
+"""The board's end of the wire in the real MicroPython VM: a board app over
+stdin/stdout pipes talking to a host Endpoint, and the allocation budget of
+the audio path measured with gc.mem_alloc()."""
+
+import json
+import os
+import select
+import subprocess
+import time
+from pathlib import Path
+
+from pocket_agent.firmware import link, linkio
+from tests import mpy
+
+HERE = Path(__file__).resolve().parent
+
+
+class VMBoard:
+    """board_app.py in a micropython process; a host Endpoint on its pipes."""
+
+    def __init__(self):
+        env = dict(os.environ, MICROPYPATH=str(mpy.FIRMWARE))
+        self.proc = subprocess.Popen(
+            [mpy.micropython_exe(), "-X", "heapsize=200K", str(HERE / "board_app.py"), "vm1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.ep = linkio.Endpoint(self._write, link.ROLE_HOST, 7, "test", "t", slots=16)
+        self.got = []
+        self.t0 = time.monotonic()
+
+    def _write(self, buf, n):
+        self.proc.stdin.write(bytes(buf[:n]))
+        self.proc.stdin.flush()
+
+    def now(self):
+        return int((time.monotonic() - self.t0) * 1000)
+
+    def run_until(self, done, timeout=10.0):
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.01)[0]:
+                self.ep.feed(os.read(fd, 4096))
+            while ev := self.ep.poll(self.now()):
+                values = None
+                if ev > 0:
+                    values = link.unpack(ev, self.ep.dec.body, link.HEADER, link.HEADER + self.ep.dec.length)
+                self.got.append((ev, values))
+            if done():
+                return True
+        return False
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def test_vm_board_answers_requests_and_streams_audio():
+    b = VMBoard()
+    try:
+        assert b.run_until(lambda: b.ep.up)
+        T = link.type_of
+        assert b.ep.peer["name"] == "vm1" and b.ep.peer["role"] == link.ROLE_BOARD
+        b.ep.send(T("info_get"), ())
+        req = (b.ep.tx_rseq - 1) & 0xFFFF
+        assert b.run_until(lambda: any(ev == T("info") for ev, _ in b.got))
+        info = next(v for ev, v in b.got if ev == T("info"))
+        assert info[0] == req and info[1] == "vm1" and info[4] > 0
+        for i in range(20):
+            while not b.ep.send(T("display_text"), (0, 0, "echo %d \u00e9" % i)):
+                b.run_until(lambda: False, 0.05)  # the outbox is full: let acks come back
+        assert b.run_until(lambda: sum(ev == T("log") for ev, _ in b.got) == 20)
+        assert [v[1] for ev, v in b.got if ev == T("log")] == ["%d \u00e9" % i for i in range(20)]
+        b.ep.send(T("display_text"), (0, 0, "stream 10 0"))
+        assert b.run_until(lambda: any(ev == T("audio_end") for ev, _ in b.got))
+        chunks = [v for ev, v in b.got if ev == link.AUDIO_CHUNK]
+        assert [c[1] for c in chunks] == list(range(10)) and all(c[4] == 1024 for c in chunks)
+        assert b.ep.lost_chunks == 0 and b.ep.stats()["bad_crc"] == 0
+    finally:
+        b.close()
+
+
+VM_ALLOC = """
+import gc, array, link, linkio, adpcm
+wrote = [0]
+stream = bytearray(16000)
+used = [0]
+def count(buf, n):
+    wrote[0] += n
+def grab(buf, n):
+    stream[used[0]:used[0] + n] = buf[:n]
+    used[0] += n
+def main():
+    board = linkio.Endpoint(count, link.ROLE_BOARD, 1, "b", "f")
+    host = linkio.Endpoint(grab, link.ROLE_HOST, 2, "h", "h")
+    board.up = host.up = True
+    pcm = array.array("h", [(i * 37) % 2000 - 1000 for i in range(1024)])
+    st = adpcm.new_state()
+    pst = adpcm.new_state()
+    out = array.array("h", bytes(2048))
+    for i in range(25):  # what the host sends: audio chunks to play
+        host.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + 512] = bytes(range(256)) * 2
+        host.send_audio(3, i, 0, 0, 1024, 512)
+    host_bytes = used[0]
+
+    def encode_chunks(k):
+        for i in range(k):
+            p, s = st[0], st[1]
+            n = adpcm.encode(st, pcm, board.enc.body, link.AUDIO_DATA, 1024)
+            board.send_audio(1, i, p, s, 1024, n)
+
+    def decode_chunks():
+        board.feed(stream, host_bytes)
+        got = 0
+        while True:
+            ev = board.poll(0)
+            if ev == 0:
+                break
+            if ev == link.AUDIO_CHUNK:
+                b = board.dec.body
+                pst[0] = link.i16(b, link.AUDIO_PREDICTED)
+                pst[1] = b[link.AUDIO_STEP_INDEX]
+                adpcm.decode(pst, b, link.AUDIO_DATA, out, link.u16(b, link.AUDIO_SAMPLES))
+                got += 1
+        return got
+
+    encode_chunks(2)
+    decode_chunks()
+    board.rx_stream = -1
+    gc.collect()
+    a0 = gc.mem_alloc()
+    encode_chunks(50)
+    a1 = gc.mem_alloc()
+    got = decode_chunks()
+    a2 = gc.mem_alloc()
+    # five seconds of an idle session: heartbeats out, the host's heartbeats in
+    used[0] = 0
+    host._send_heartbeat(0)
+    beat = bytes(stream[:used[0]])
+    t = 0
+    gc.collect()
+    a3 = gc.mem_alloc()
+    while t < 5000:
+        if t % 1000 == 0:
+            board.feed(beat)
+        board.poll(t)
+        t += 10
+    a4 = gc.mem_alloc()
+    print(a1 - a0, a2 - a1, got, a4 - a3, wrote[0], int(board.up))
+main()
+"""
+
+
+def test_audio_path_does_not_allocate_in_micropython():
+    enc, dec, got, idle, wrote, up = map(int, mpy.run(VM_ALLOC, heap="200K").split())
+    assert got == 25 and wrote > 50 * 512 and up
+    assert enc == 0, f"encoding 50 chunks allocated {enc} bytes"
+    assert dec == 0, f"decoding 25 chunks allocated {dec} bytes"
+    assert idle == 0, f"heartbeats for 5 s allocated {idle} bytes"
+
+
+VM_STDIO_ALLOC = """
+import gc, link, linkio, sys
+def main():
+    ep = linkio.Endpoint(None, link.ROLE_BOARD, 1, "b", "f")
+    io = linkio.Stdio(ep)
+    ep.up = True
+    io.pump(0)  # warm up: select.poll's ipoll allocates its result tuple once
+    n = ev = 0
+    gc.collect()
+    a0 = gc.mem_alloc()
+    while not io.closed:
+        ev = io.pump(0)
+        if ev == link.AUDIO_CHUNK:
+            n += 1
+    a1 = gc.mem_alloc()
+    sys.stderr.write("%d %d %d\\n" % (a1 - a0, n, io.rx_bytes))
+main()
+"""
+
+
+def test_stdio_reads_frames_without_allocating():
+    frames = []
+    host = linkio.Endpoint(lambda b, n: frames.append(bytes(b[:n])), link.ROLE_HOST, 2, "h", "h")
+    host.up = True
+    for i in range(40):
+        host.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + 512] = bytes(range(256)) * 2
+        host.send_audio(3, i, 0, 0, 1024, 512)
+    data = b"".join(frames)
+    proc = subprocess.run(
+        [mpy.micropython_exe(), "-X", "heapsize=200K", "-c", VM_STDIO_ALLOC], input=data,
+        capture_output=True, env=dict(os.environ, MICROPYPATH=str(mpy.FIRMWARE)), timeout=60)
+    alloc, n, rx = map(int, proc.stderr.split())
+    assert n >= 39 and rx == len(data)  # the first chunk may finish during warm-up
+    assert alloc == 0, f"reading 40 frames from stdin allocated {alloc} bytes"

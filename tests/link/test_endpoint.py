@@ -1,0 +1,106 @@
+"""The session (firmware/linkio.py Endpoint) over lossy simulated wires, in
+CPython and in the MicroPython VM: the same run gives the same result."""
+
+import json
+
+from pocket_agent.firmware import link, linkio
+from tests import mpy
+
+from . import endpoint_sim
+
+TESTS_LINK = endpoint_sim.__file__.rsplit("/", 1)[0]
+
+
+def check_run(r, messages=150):
+    lost_with_board = next(e[1] for e in r["events"] if e[0] == "lost_with_board")
+    # Board -> host: in order, never twice; only what died in the old board's RAM is missing.
+    assert r["host_got"] == sorted(set(r["host_got"]))
+    assert len(r["host_got"]) == messages - lost_with_board
+    # Host -> board: everything arrives, in order per board session; at most the
+    # unacknowledged tail of the old session is delivered again to the new board.
+    first = [m for i, m in enumerate(r["board_got"]) if m not in r["board_got"][:i]]
+    assert first == ["m%d" % i for i in range(messages)]
+    assert len(r["board_got"]) - messages <= 16
+    assert r["pending"] == [0, 0]
+    # Every chunk the wire dropped or damaged is counted lost, and no other.
+    sent, received, lost, damaged = r["audio"]
+    assert received + lost == sent and lost == damaged
+    ups = [e for e in r["events"] if e[1:2] == ["up"]]
+    assert [e[0] for e in ups] == ["host", "board", "host", "board"] and ups[2][3] is True
+
+
+def test_lossy_wire_with_a_board_reset_loses_no_control_message():
+    r = endpoint_sim.run()
+    assert sum(r["faults"]) > 100 and r["host_stats"]["retransmits"] > 0
+    check_run(r)
+
+
+def test_clean_wire_needs_no_retransmission():
+    r = endpoint_sim.run(drop=0, corrupt=0)
+    check_run(r)
+    assert r["host_stats"]["retransmits"] == 0 and r["audio"][2] == 0
+
+
+def test_micropython_runs_the_same_session():
+    out = mpy.run("import endpoint_sim\nendpoint_sim.main()", path=(mpy.FIRMWARE, TESTS_LINK), heap="200K")
+    assert json.loads(out) == json.loads(json.dumps(endpoint_sim.run()))
+
+
+def pair():
+    wires = {"a": bytearray(), "b": bytearray()}
+    a = linkio.Endpoint(lambda b, n: wires["b"].extend(b[:n]), link.ROLE_HOST, 1, "host", "h", slots=2)
+    b = linkio.Endpoint(lambda b, n: wires["a"].extend(b[:n]), link.ROLE_BOARD, 2, "board", "f")
+
+    def step(now, deliver=True):
+        evs = []
+        for ep, key in ((a, "a"), (b, "b")):
+            if deliver:
+                ep.feed(bytes(wires[key]))
+            wires[key].clear()
+            while ev := ep.poll(now):
+                values = None
+                if ev > 0:
+                    values = link.unpack(ev, ep.dec.body, link.HEADER, link.HEADER + ep.dec.length)
+                evs.append((key, ev, values))
+        return evs
+
+    return a, b, step
+
+
+def test_silence_takes_the_link_down_and_the_outbox_waits_for_the_next_session():
+    a, b, step = pair()
+    assert ("a", linkio.LINK_UP, None) in step(0) + step(10)
+    tone = link.type_of("tone")
+    assert a.send(tone, (440, 100, 50), 20) and a.send(tone, (880, 100, 50), 20)
+    assert not a.send(tone, (990, 100, 50), 20)  # two slots: the outbox is full
+    evs = []
+    for t in range(30, 5000, 100):
+        evs += step(t, deliver=False)  # the board hears nothing and says nothing
+    assert ("a", linkio.LINK_DOWN, None) in evs and not a.up and a.pending() == 2
+    got = []
+    for t in range(5000, 8000, 50):
+        for key, ev, values in step(t):
+            if key == "b" and ev == tone:
+                got.append(values[0])
+    assert a.up and got == [440, 880] and a.pending() == 0
+
+
+def test_a_newer_peer_with_no_common_version_gets_no_session():
+    a, b, step = pair()
+    b_hello = b._send_hello
+    link_version = linkio.VERSION
+
+    def hello_from_the_future(now, reply, session):
+        linkio.VERSION = 9
+        try:
+            vals = (reply, session, 9, 9, b.role, b.boot_id, 0, 1024, "b", "f")
+            n = link.pack(b.enc.body, link.HEADER, link.HELLO, vals)
+            b._emit(link.HELLO, 0, 0, n)
+        finally:
+            linkio.VERSION = link_version
+
+    b._send_hello = hello_from_the_future
+    for t in range(0, 1000, 50):
+        step(t)
+    assert not a.up and a.dec.bad_version > 0
+    b._send_hello = b_hello

@@ -51,9 +51,9 @@ _CRC_NIBBLE = (
 )
 
 # The message catalogue: type -> (name, reliable, fields). A field is
-# name:code[:unit]; codes: B u8, H u16, h i16, I u32, i i32, s text of up to
-# 255 UTF-8 bytes, t text of up to 65535, l list of up to 255 i32, y the rest
-# of the payload as bytes. Integers are little-endian.
+# name:code[:unit]; codes: B u8, H u16, h i16, I u32, i i32, Q u64, s text of
+# up to 255 UTF-8 bytes, t text of up to 65535, x up to 255 bytes, l list of up
+# to 255 i32, y the rest of the payload as bytes. Integers are little-endian.
 MESSAGES = {
     0x01: ("hello", 0, "reply:B session:I version_max:B version_min:B role:B boot_id:I caps:I max_payload:H:bytes name:s software:s"),
     0x02: ("ack", 0, "seq:H"),
@@ -69,12 +69,14 @@ MESSAGES = {
     0x23: ("tone", 1, "freq:H:Hz duration:H:ms volume:B:%"),
     0x24: ("sound", 1, "sound:B volume:B:%"),
     0x25: ("button", 1, "button:B action:B uptime:I:ms"),
+    0x26: ("setting_set", 1, "setting:B value:i"),
     0x30: ("sensor_read", 1, "sensor:B"),
     0x31: ("sensor_value", 1, "re:H sensor:B status:B values:l"),
-    0x40: ("confirm_request", 1, "cid:I timeout:H:s prompt:t"),
-    0x41: ("confirm_result", 1, "cid:I result:B"),
+    0x40: ("confirm_request", 1, "cid:I ttl:I:ms expiry:Q:unix_ms nonce:x action:t"),
+    0x41: ("confirm_result", 1, "cid:I result:B signature:x"),
     0x42: ("confirm_cancel", 1, "cid:I"),
-    0x48: ("timer_set", 1, "tid:I due:I:unix_s label:s"),
+    0x43: ("pair", 1, "key:x"),
+    0x48: ("timer_set", 1, "tid:I due:I:unix_s kind:B label:s"),
     0x49: ("timer_cancel", 1, "tid:I"),
     0x4A: ("timer_fired", 1, "tid:I at:I:unix_s"),
     0x4C: ("note_set", 1, "nid:I text:t"),
@@ -382,6 +384,9 @@ def pack(buf, off, mtype, values):
             _put(buf, p, v + 0x80000000, 4, 0xFFFFFFFF)
             buf[p + 3] ^= 0x80
             p += 4
+        elif code == 0x51:  # Q
+            _put(buf, p, v, 8, 0xFFFFFFFFFFFFFFFF)
+            p += 8
         elif code == 0x6C:  # l
             _put(buf, p, len(v), 1, 0xFF)
             p += 1
@@ -389,10 +394,11 @@ def pack(buf, off, mtype, values):
                 _put(buf, p, x + 0x80000000, 4, 0xFFFFFFFF)
                 buf[p + 3] ^= 0x80
                 p += 4
-        else:  # s, t, y
+        else:  # s, t, x, y
             if code != 0x79:
-                v = v.encode("utf-8")
-                size = 1 if code == 0x73 else 2
+                if code != 0x78:
+                    v = v.encode("utf-8")
+                size = 2 if code == 0x74 else 1
                 _put(buf, p, len(v), size, 0xFF if size == 1 else 0xFFFF)
                 p += size
             buf[p:p + len(v)] = v
@@ -433,6 +439,9 @@ def unpack(mtype, buf, off, end):
             v = _get(buf, p, 4, end)
             v -= (v & 0x80000000) << 1
             p += 4
+        elif code == 0x51:
+            v = _get(buf, p, 8, end)
+            p += 8
         elif code == 0x6C:
             count = _get(buf, p, 1, end)
             p += 1
@@ -445,15 +454,17 @@ def unpack(mtype, buf, off, end):
             v = bytes(buf[p:end])
             p = end
         else:
-            size = 1 if code == 0x73 else 2
+            size = 2 if code == 0x74 else 1
             n = _get(buf, p, size, end)
             p += size
             if p + n > end:
                 raise ValueError("payload too short")
-            try:
-                v = str(bytes(buf[p:p + n]), "utf-8")
-            except UnicodeError:
-                raise ValueError("text is not UTF-8")
+            v = bytes(buf[p:p + n])
+            if code != 0x78:
+                try:
+                    v = str(v, "utf-8")
+                except UnicodeError:
+                    raise ValueError("text is not UTF-8")
             p += n
         out.append(v)
     if p != end:

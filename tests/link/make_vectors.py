@@ -39,10 +39,16 @@ EXAMPLES = [
     ("sensor_value", [9, 0, 0, [2150, 4530, 101325]]),
     ("sensor_value", [9, 1, 0, [-16, 1002, -2147483648, 2147483647, 0, 5]]),
     ("sensor_value", [9, 2, 1, []]),
-    ("confirm_request", [42, 30, "Send the email to Alice?"]),
-    ("confirm_result", [42, 0]),
+    ("confirm_request", [42, 30000, 1790000030123, bytes(range(16)),
+                         '{"summary":"Send the email to Alice?","tool":"send_email"}']),
+    ("confirm_result", [42, 0, bytes(range(0xE0, 0x100))]),
+    ("confirm_result", [43, 2, b""]),
+    ("pair", [bytes([1, 2, 3, 4, 5, 13, 16, 0xF1]) * 4]),
+    ("setting_set", [2, 1]),
+    ("setting_set", [0, -5]),
     ("confirm_cancel", [42]),
-    ("timer_set", [7, 1790000600, "tea"]),
+    ("timer_set", [7, 1790000600, 0, "tea"]),
+    ("timer_set", [8, 1790003600, 2, "call mother"]),
     ("timer_cancel", [7]),
     ("timer_fired", [7, 1790000600]),
     ("note_set", [5, "buy milk"]),
@@ -56,7 +62,7 @@ EXAMPLES = [
     ("audio_stop", [1]),
 ]
 
-_FORMATS = {"B": "<B", "H": "<H", "h": "<h", "I": "<I", "i": "<i"}
+_FORMATS = {"B": "<B", "H": "<H", "h": "<h", "I": "<I", "i": "<i", "Q": "<Q"}
 
 
 def payload(mtype, values):
@@ -70,6 +76,8 @@ def payload(mtype, values):
             out += struct.pack("<B", len(value.encode())) + value.encode()
         elif code == "t":
             out += struct.pack("<H", len(value.encode())) + value.encode()
+        elif code == "x":
+            out += struct.pack("<B", len(value)) + value
         elif code == "l":
             out += struct.pack("<B", len(value)) + b"".join(struct.pack("<i", x) for x in value)
         elif code == "y":

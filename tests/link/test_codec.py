@@ -17,7 +17,7 @@ FORBIDDEN = {1, 2, 3, 4, 5, 0x0D}
 
 def values_of(row):
     c = link.codes(row["type"])
-    return [bytes.fromhex(v) if code == ord("y") else v for code, v in zip(c, row["values"])]
+    return [bytes.fromhex(v) if code in b"xy" else v for code, v in zip(c, row["values"])]
 
 
 def encode(mtype, values, seq=0, flags=0):
@@ -67,7 +67,7 @@ dec = link.Decoder()
 out = []
 for r in rows:
     c = link.codes(r["type"])
-    vals = [bytes.fromhex(v) if c[k] == 0x79 else v for k, v in enumerate(r["values"])]
+    vals = [bytes.fromhex(v) if c[k] in (0x78, 0x79) else v for k, v in enumerate(r["values"])]
     n = link.pack(enc.body, link.HEADER, r["type"], vals)
     m = enc.seal(r["type"], r["flags"], r["seq"], n)
     built = binascii.hexlify(bytes(enc.out[:m])).decode()

@@ -27,11 +27,11 @@ def test_catalogue_table_matches_the_code():
 
 
 def test_every_field_code_and_unit_is_one_the_spec_defines():
-    units = {"ms", "s", "bytes", "px", "Hz", "%", "min", "unix_s", "frames", "chunks", "samples", "items"}
+    units = {"ms", "s", "bytes", "px", "Hz", "%", "min", "unix_s", "unix_ms", "frames", "chunks", "samples", "items"}
     for name, _, spec in link.MESSAGES.values():
         for f in spec.split():
             parts = f.split(":")
-            assert parts[1] in "BHhIistly" and len(parts[1]) == 1, (name, f)
+            assert parts[1] in "BHhIiQstxly" and len(parts[1]) == 1, (name, f)
             assert len(parts) == 2 or parts[2] in units, (name, f)
             assert "`%s`" % parts[1] in DOC
 

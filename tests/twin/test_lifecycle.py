@@ -171,3 +171,16 @@ def test_ctl_command_line(start_twin, state_dir):
     assert json.loads(out.stdout)["port"] == twin.status()["port"]
     out = pocket("sim", "ctl", "faults", "to_board={\"baud\": 115200}", "--state-dir", str(state_dir))
     assert json.loads(out.stdout)["to_board"]["baud"] == 115200
+
+
+def test_bootloader_then_erase_flash(twin):
+    mpremote(twin.port, "exec", "f = open('data.txt', 'w'); f.write('x'); f.close()")
+    twin.control("bootloader")
+    st = twin.status()
+    assert st["vm_state"] == "bootloader"
+    boots = st["boots"]
+    twin.control("erase_flash")
+    st = twin.wait_port(boots=boots)
+    assert st["reset_cause"] == "power"
+    listing = mpremote(twin.port, "exec", "import os; print(os.listdir())")
+    assert listing == ("['boot.py']\n" if twin.info["board"] != "pico2w" else "[]\n")

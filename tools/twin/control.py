@@ -7,7 +7,7 @@ from pocket_agent.errors import PocketError
 
 from . import state as twin_state
 
-ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "stop")
+ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "bootloader", "erase_flash", "stop")
 
 
 def running(state_dir=None):

@@ -191,8 +191,14 @@ class Supervisor:
             "unplug": self.cmd_unplug,
             "replug": self.cmd_replug,
             "faults": self.cmd_faults,
+            "bootloader": self.cmd_bootloader,
+            "erase_flash": self.cmd_erase_flash,
             "stop": self.cmd_stop,
         }
+        # In bootloader state, bytes from the host go to this object's
+        # feed(bytes) (e.g. a model of the ESP32-S3 ROM loader); None: nobody answers.
+        self.bootloader = None
+        self.bootloader_factory = None
         seed = int.from_bytes(hashlib.sha256(self.state.name.encode()).digest()[:4], "little")
         self.unique_id = hashlib.sha256(("pocket-twin:" + self.state.name).encode()).hexdigest()[:16]
         self._seed = seed
@@ -438,8 +444,11 @@ class Supervisor:
             self.loop.remove_reader(self.stdout_r)
 
     def _write_vm(self, data):
+        if self.vm_state == "bootloader" and self.bootloader is not None:
+            self.bootloader.feed(data)
+            return
         if self.stdin_w is None or self.vm_state != "running":
-            return  # a board that is off or in its bootloader hears nothing
+            return  # a board that is off, or in a bootloader nobody models, hears nothing
         intr = self.intr_char
         if intr >= 0 and intr in data and self.vm_state == "running":
             parts = data.split(bytes([intr]))
@@ -544,6 +553,7 @@ class Supervisor:
         """Reset the MCU: the VM restarts and the USB port re-enumerates.
         `safe` boots without boot.py and main.py, to recover from a main.py
         that never gives the REPL back."""
+        self.bootloader = None
         self.safe_boot = safe
         self._kill_vm()
         self._close_port()
@@ -564,9 +574,15 @@ class Supervisor:
         self._close_port()
         self._new_pipes()
         self.vm_state = "bootloader"
+        self.bootloader = self.bootloader_factory(self) if self.bootloader_factory else None
         if self.board.port == "esp32" and self.plugged:
             # The ROM download mode enumerates as a serial port of its own.
             self.loop.call_later(REENUMERATE_S, self._open_port)
+
+    def erase_flash(self):
+        """esptool erase-flash: every byte 0xFF; the next boot formats the filesystem."""
+        twin_state.erase_flash(self.state.flash, self.board.flash.size)
+        self.fresh_flash = True
 
     def power_cut(self):
         """Power lost and restored: nothing is flushed, the board boots from scratch."""
@@ -644,6 +660,16 @@ class Supervisor:
             if settings:
                 wire.faults.update(settings)
         return {"to_board": self.to_vm.faults.describe(), "to_host": self.to_host.faults.describe()}
+
+    def cmd_bootloader(self):
+        self.enter_bootloader()
+        return "bootloader"
+
+    def cmd_erase_flash(self):
+        self._kill_vm()
+        self.erase_flash()
+        self.hard_reset("power")
+        return "flash erased"
 
     def cmd_stop(self):
         self.loop.call_soon(self.stop)

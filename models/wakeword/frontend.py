@@ -87,6 +87,9 @@ def _np_tables():
             dense[starts[m]:starts[m] + lens[m], m] = flat[pos:pos + lens[m]]
             pos += lens[m]
         _TABLES["mel_dense"] = dense
+        _TABLES["mel_dense_f"] = dense.astype(np.float64)
+        for k in ("window", "cos", "sin"):
+            _TABLES[k] = _TABLES[k].astype(np.int32)
     return _TABLES
 
 
@@ -136,7 +139,7 @@ def frames_of(samples):
     return 0 if samples < FRAME else 1 + (samples - FRAME) // HOP
 
 
-def features(samples):
+def features(samples, block=2048):
     """uint8 features, shape (frames, N_MEL), for int16 samples (any int array)."""
     x = np.asarray(samples)
     if x.dtype != np.int16:
@@ -144,13 +147,19 @@ def features(samples):
     n = frames_of(len(x))
     if n == 0:
         return np.zeros((0, N_MEL), dtype=np.uint8)
+    out = [_features_block(x, f0, min(block, n - f0)) for f0 in range(0, n, block)]
+    return np.concatenate(out)
+
+
+def _features_block(x, f0, n):
+    # Values stay inside 31 bits (see the module doc), so int32 is exact here.
     t = _np_tables()
-    idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
-    fr = x.astype(np.int64)[idx]
+    seg = x[f0 * HOP:(f0 + n - 1) * HOP + FRAME].astype(np.int32)
+    fr = seg[np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]]
     xw = (fr * t["window"]) >> 15
     peak = np.abs(xw).max(axis=1)
     silent = peak == 0
-    shift = 12 - msb(np.maximum(peak, 1))
+    shift = 12 - msb(np.maximum(peak, 1).astype(np.int64)).astype(np.int32)
     left = np.maximum(shift, 0)[:, None]
     right = np.maximum(-shift, 0)[:, None]
     xw = (xw << left) >> right
@@ -179,7 +188,8 @@ def features(samples):
     xr = er + ((o_r * c + o_i * s) >> 15)
     xi = ei + ((o_i * c - o_r * s) >> 15)
     power = (xr * xr + xi * xi) >> 4
-    energy = power @ t["mel_dense"]
+    # float64 BLAS is exact here: every sum stays far below 2**53
+    energy = np.rint(power.astype(np.float64) @ t["mel_dense_f"]).astype(np.int64)
     e1 = np.maximum(energy, 1)
     top = msb(e1)
     frac = np.where(top >= 5, e1 >> np.maximum(top - 5, 0), e1 << np.maximum(5 - top, 0)) & 31

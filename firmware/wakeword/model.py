@@ -1,0 +1,101 @@
+# Load a .pwm wake-word model (format version 1, see docs/wakeword.md) and run
+# it one feature frame at a time. Pure code: no machine, no file system here
+# beyond reading the model once.
+from array import array
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # a port without crc32 skips the check, not the model
+    crc32 = None
+
+MAGIC = b"PWWM"
+VERSION = 1
+_HEADER = 32
+_DESC = 12  # ints per layer in the descriptor array, see _kpy.net
+CONV, DW, OUT = 1, 2, 3
+
+
+class ModelError(ValueError):
+    pass
+
+
+class Model:
+    """A parsed model: weights stay in the file's buffer; rings are made once."""
+
+    def __init__(self, data, frontend_id, n_mel, kernels):
+        if isinstance(data, str):
+            with open(data, "rb") as f:
+                data = f.read()
+        buf = data if isinstance(data, bytearray) else bytearray(data)
+        if len(buf) < _HEADER:
+            raise ModelError("wake-word model truncated: %d bytes" % len(buf))
+        magic, version, fe_id, plen, crc, n_layers, logit_q, smooth, _, refractory, thr = struct.unpack_from(
+            "<4sHHIIBBBBHH", buf, 0)
+        if magic != MAGIC:
+            raise ModelError("not a wake-word model (bad magic)")
+        if version != VERSION:
+            raise ModelError("wake-word model version %d, this firmware reads version %d" % (version, VERSION))
+        if fe_id != frontend_id:
+            raise ModelError("wake-word model is for front end %d, this firmware has %d" % (fe_id, frontend_id))
+        if len(buf) - _HEADER != plen:
+            raise ModelError("wake-word model truncated: payload %d of %d bytes" % (len(buf) - _HEADER, plen))
+        if crc32 is not None and crc32(memoryview(buf)[_HEADER:]) & 0xFFFFFFFF != crc:
+            raise ModelError("wake-word model corrupt (CRC mismatch)")
+        self.k = kernels
+        self.logit_q = logit_q
+        self.smooth = smooth
+        self.refractory = refractory
+        self.default_threshold = thr / 10000
+        pos = _HEADER
+        self.phrase = bytes(buf[pos + 1:pos + 1 + buf[pos]]).decode()
+        pos += 1 + buf[pos]
+        layers = []
+        n_bias = 0
+        ring_bytes = 0
+        cin_prev = n_mel
+        for i in range(n_layers):
+            if pos + 8 > len(buf):
+                raise ModelError("wake-word model layout broken")
+            kind, kern, dil, shift, cin, cout = struct.unpack_from("<BBBBHH", buf, pos)
+            pos += 8
+            if cin != cin_prev or kind not in (CONV, DW, OUT) or (kind == DW and cin != cout) \
+                    or kern < 1 or dil < 1 or (kind == OUT and (cout != 1 or i != n_layers - 1)):
+                raise ModelError("wake-word model layer %d is not valid" % i)
+            b_pos = pos
+            pos += 4 * cout
+            w_pos = pos
+            pos += cout * kern * (1 if kind == DW else cin)
+            ring_len = (kern - 1) * dil + 1
+            layers.append((kind, cin, cout, kern, dil, ring_len, ring_bytes, w_pos, n_bias, shift, b_pos))
+            n_bias += cout
+            ring_bytes += ring_len * cin
+            cin_prev = cout
+        if pos != len(buf) or not layers or layers[-1][0] != OUT:
+            raise ModelError("wake-word model layout does not match its length")
+        self.buf = buf
+        self.n_layers = n_layers
+        self.bias = array("i", bytes(4 * n_bias))
+        self.desc = array("i", bytes(4 * _DESC * n_layers))
+        self.act = bytearray(ring_bytes)
+        for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_off, shift, b_pos) in enumerate(layers):
+            for o in range(cout):
+                # unsigned form for the viper kernels (ptr32 loads are unsigned)
+                self.bias[b_off + o] = struct.unpack_from("<i", buf, b_pos + 4 * o)[0] + 16777216
+            d = i * _DESC
+            for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_off, shift, 0)):
+                self.desc[d + j] = v
+
+    def reset(self):
+        for i in range(len(self.act)):
+            self.act[i] = 0
+        for i in range(self.n_layers):
+            self.desc[i * _DESC + 6] = 0
+
+    def input_slot(self):
+        """Offset in self.act where the next feature frame goes."""
+        return self.desc[7] + self.desc[6] * self.desc[1]
+
+    def step(self):
+        """Run all layers on the frame just written at input_slot(); the logit."""
+        return self.k.net(self.desc, self.n_layers, self.buf, self.bias, self.act)

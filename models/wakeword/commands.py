@@ -1,0 +1,91 @@
+"""The work behind `pocket wakeword ...`: one function per subcommand."""
+
+import os
+from pathlib import Path
+
+from pocket_agent.errors import PocketError
+
+MODELS_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "hey_pocket"
+
+
+def cache_root():
+    return Path(os.environ.get("POCKET_WAKEWORD_CACHE", Path.home() / ".cache" / "pocket-agent" / "wakeword"))
+
+
+def model_path(name_or_path):
+    """A model given by name (a .pwm beside this module) or by path."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    p = Path(name_or_path)
+    if p.suffix == ".pwm" or os.sep in str(name_or_path):
+        if not p.exists():
+            raise PocketError(f"no such model file: {p}")
+        return p
+    cand = MODELS_DIR / f"{name_or_path.replace(' ', '_')}.pwm"
+    if not cand.exists():
+        known = ", ".join(sorted(q.stem for q in MODELS_DIR.glob("*.pwm"))) or "none"
+        raise PocketError(f"unknown wake-word model {name_or_path!r}", hint=f"known models: {known}; or give a path to a .pwm file")
+    return cand
+
+
+def load_model(name_or_path):
+    from . import qmodel
+
+    return qmodel.load(model_path(name_or_path))
+
+
+def detect_files(files, model=None, threshold=None):
+    """[{file, seconds, detections: [seconds]}] using the exact on-device pipeline."""
+    from . import frontend, qmodel
+    from .audio import read_wav
+
+    qm = load_model(model)
+    th = qm.threshold if threshold is None else float(threshold)
+    if not 0.0 < th < 1.0:
+        raise PocketError(f"threshold must be between 0 and 1, not {th}")
+    results = []
+    for f in files:
+        pcm = read_wav(f)
+        logits = qmodel.forward(qm, frontend.features(pcm))
+        hits = qmodel.detect(qm, logits, th)
+        results.append({"file": str(f), "seconds": round(len(pcm) / 16000, 3),
+                        "detections": [round(qmodel.frame_end_seconds(t), 3) for t in hits]})
+    return results
+
+
+def heldout_scores(qm, phrase, root=None):
+    """Scores of a model on the held-out audio of `phrase` (built on first use)."""
+    from . import evaluate, frontend, heldout
+
+    data = heldout.build(phrase, root or cache_root())
+    pos = [frontend.features(x) for x in data["pos"]]
+    neg = [frontend.features(x) for x in data["neg"]]
+    return data, evaluate.score(qm, pos, list(data["pos_end"]), neg)
+
+
+def run_eval(model=None, png=None, root=None, log=print):
+    """Held-out FRR against false accepts per hour; a DET curve as PNG."""
+    from . import evaluate
+
+    qm = load_model(model)
+    data, sc = heldout_scores(qm, qm.phrase, root)
+    rows = evaluate.curve(qm, sc)
+    log(f"model {model_path(model).name}: phrase {qm.phrase!r}; held-out: {len(sc.pos_peak)} positives, "
+        f"{sc.neg_hours:.2f} h of negatives (unseen engine flite, unseen festival voices kal and slt, "
+        f"unseen texts, unseen noise kinds and rooms)")
+    summary = []
+    for fa in (1.0, 0.5, 0.1):
+        frr, row = evaluate.frr_at(rows, fa)
+        k = int(round(frr * len(sc.pos_peak)))
+        lo, hi = evaluate.wilson(k, len(sc.pos_peak))
+        where = f"threshold {row[0]:.4f}, {row[2]} false accepts" if row else "never reached"
+        log(f"  FRR at <= {fa:g} FA/h: {frr:.1%} (95% CI {lo:.1%}-{hi:.1%}; {where})")
+        summary.append((fa, frr, lo, hi, row))
+    th = qm.threshold
+    lim_rows = evaluate.curve(qm, sc, [th])[0]
+    log(f"  at the model's threshold {th:.4f}: FRR {lim_rows[1]:.1%}, {lim_rows[2]} false accepts "
+        f"({lim_rows[3]:.2f}/h)")
+    png = Path(png or f"det_{model_path(model).stem}.png")
+    evaluate.det_png(png, [(qm.phrase, rows)], f"DET, held-out audio: {qm.phrase}")
+    log(f"  DET curve: {png}")
+    return {"rows": rows, "summary": summary, "scores": sc, "png": str(png)}

@@ -1,0 +1,238 @@
+"""Synthesize the clip sets of one phrase into the cache.
+
+Who speaks what (the honest list of what is held out):
+  train  espeak-ng languages/variants in TRAIN_*, festival voices in synth.FESTIVAL_TRAIN,
+         texts from texts.training_speech and the confusables;
+  valid  (training's own quality gate) espeak-ng languages/variants in VALID_* and
+         festival voices in synth.FESTIVAL_VALID: same engines, unseen voices;
+  eval   (the benchmark) flite's five voices and festival's kal and slt voices: an
+         unseen engine and unseen speakers, reading unseen text (Python docstrings);
+         mixed with noise kinds training never hears (augment.EVAL_NOISES).
+"""
+
+import hashlib
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import synth, texts
+from .audio import clips_load, clips_save
+
+TRAIN_LANGS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
+               "de", "fr-fr", "es", "it", "pl", "pt", "sv", "fi", "cs", "ru", "da", "ro", "hu", "af"]
+VALID_LANGS = ["en-gb-x-rp", "en-029", "nl", "es-419", "pt-br"]
+TRAIN_VARIANTS = ["", "m1", "m2", "m3", "m5", "m6", "m7", "f1", "f2", "f4", "klatt", "klatt2", "klatt3",
+                  "croak", "adam", "Alex", "Andy", "Annie", "belinda", "benjamin", "caleb", "david",
+                  "ed", "edward", "linda", "max", "michel", "paul", "robert", "steph", "travis",
+                  "victor", "whisper", "grandma", "grandpa", "iven", "Jacky", "Lee", "quincy", "zac"]
+VALID_VARIANTS = ["m4", "f3", "f5", "klatt4", "john", "Andrea", "shelby", "norbert"]
+
+COUNTS = {  # clips per set; speech counts are engine calls of a few sentences each
+    "pos_espeak": (2400, 300), "conf_espeak": (1600, 240), "speech_espeak": (150, 16),
+    "speech_festival": (45, 8),
+}
+TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid"]
+EVAL_STRETCH = [0.8, 0.9, 1.0, 1.1, 1.25]
+EVAL_F0 = [None, 95, 140]
+
+
+def slug(phrase):
+    return re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_")
+
+
+def cache_dir(phrase, root):
+    return Path(root) / slug(phrase)
+
+
+def _lang_key(lang):
+    return "en" if lang.startswith("en") else lang.split("-")[0]
+
+
+def _espeak_job(job):
+    text, voice, speed, pitch = job
+    try:
+        return synth.espeak(text, voice, speed, pitch)
+    except Exception:  # one voice that fails must not sink the whole set
+        return None
+
+
+def _espeak_set(rng, langs, variants, n, pick_text, workers):
+    jobs = []
+    for _ in range(n):
+        lang = langs[rng.integers(len(langs))]
+        var = variants[rng.integers(len(variants))]
+        voice = lang + ("+" + var if var else "")
+        jobs.append((pick_text(lang), voice, int(rng.integers(110, 231)), int(rng.integers(15, 91))))
+    with ThreadPoolExecutor(workers) as ex:
+        clips = list(ex.map(_espeak_job, jobs))
+    keep = [(c, {"engine": "espeak-ng", "voice": j[1], "text": j[0], "speed": j[2], "pitch": j[3]})
+            for c, j in zip(clips, jobs) if c is not None and len(c) > 1600]
+    return [k[0] for k in keep], [k[1] for k in keep]
+
+
+def _festival_set(voices, items_of, workers):
+    def one(voice):
+        items = items_of(voice)
+        return voice, items, synth.festival(voice, items)
+
+    clips, meta = [], []
+    with ThreadPoolExecutor(workers) as ex:
+        for voice, items, outs in ex.map(one, voices):
+            for (text, stretch), c in zip(items, outs):
+                if c is not None and len(c) > 1600:
+                    clips.append(c)
+                    meta.append({"engine": "festival", "voice": voice, "text": text, "stretch": stretch})
+    return clips, meta
+
+
+_FEST_LANG = {"ked_diphone": "en", "kal_diphone": "en", "cmu_us_slt_arctic_hts": "en",
+              "czech_dita": "cs", "czech_krb": "cs", "czech_ph": "cs", "czech_machac": "cs",
+              "upc_ca_ona_hts": "ca", "hy_fi_mv_diphone": "fi", "suo_fi_lj_diphone": "fi",
+              "lp_diphone": "it", "pc_diphone": "it", "msu_ru_nsh_clunits": "ru"}
+
+
+def _chunks(sents, per):
+    return [". ".join(sents[i:i + per]) + "." for i in range(0, len(sents) - per + 1, per)]
+
+
+def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
+    """Synthesize every missing set for `phrase` under root/<slug>; return the dir."""
+    out = cache_dir(phrase, root)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{phrase}/{seed}".encode()).digest()[:4], "little"))
+    conf = texts.confusables(phrase)
+    n_conf_train = max(1, int(len(conf) * 0.8))
+    conf_train, conf_valid = conf[:n_conf_train], conf[n_conf_train:] or conf[:3]
+    speech = texts.training_speech(phrase, rng)
+    split = int(len(speech) * 0.9)
+    speech_train, speech_valid = speech[:split], speech[split:]
+
+    def pos_text(lang):
+        opts = texts.respellings(phrase, _lang_key(lang))
+        if _lang_key(lang) != "en" and rng.random() < 0.4:
+            opts = texts.respellings(phrase, "en")[:3]  # the English spelling, read with an accent
+        return opts[rng.integers(len(opts))]
+
+    def conf_text(pool):
+        return lambda lang: pool[rng.integers(len(pool))]
+
+    def speech_text(pool):
+        return lambda lang: ". ".join(pool[i] for i in rng.integers(len(pool), size=10)) + "."
+
+    stretches = [0.8, 0.9, 1.0, 1.12, 1.25]
+    eval_speech = texts.evaluation_speech(phrase)
+
+    def fest_items(kind, valid):
+        def items(voice):
+            lang = _FEST_LANG.get(voice, "en")
+            if kind == "pos":
+                spell = texts.respellings(phrase, lang)[:5] + texts.respellings(phrase, "en")[:2]
+                return [(t, s) for t in dict.fromkeys(spell) for s in stretches]
+            if kind == "conf":
+                pool = conf_valid if valid else conf_train
+                return [(pool[i], stretches[i % len(stretches)]) for i in range(len(pool))]
+            pool = speech_valid if valid else speech_train
+            n = COUNTS["speech_festival"][1 if valid else 0]
+            return [(". ".join(pool[j] for j in rng.integers(len(pool), size=4)) + ".", 1.0) for _ in range(n // 3 + 1)]
+        return items
+
+    sets = {
+        "pos_train": lambda: _merge(
+            _espeak_set(rng, TRAIN_LANGS, TRAIN_VARIANTS, COUNTS["pos_espeak"][0], pos_text, workers),
+            _festival_set(synth.FESTIVAL_TRAIN, fest_items("pos", False), workers)),
+        "pos_valid": lambda: _merge(
+            _espeak_set(rng, VALID_LANGS, VALID_VARIANTS, COUNTS["pos_espeak"][1], pos_text, workers),
+            _festival_set(synth.FESTIVAL_VALID, fest_items("pos", True), workers)),
+        "conf_train": lambda: _merge(
+            _espeak_set(rng, TRAIN_LANGS, TRAIN_VARIANTS, COUNTS["conf_espeak"][0], conf_text(conf_train), workers),
+            _festival_set(synth.FESTIVAL_TRAIN, fest_items("conf", False), workers)),
+        "conf_valid": lambda: _merge(
+            _espeak_set(rng, VALID_LANGS, VALID_VARIANTS, COUNTS["conf_espeak"][1], conf_text(conf_valid), workers),
+            _festival_set(synth.FESTIVAL_VALID, fest_items("conf", True), workers)),
+        "speech_train": lambda: _merge(
+            _espeak_set(rng, TRAIN_LANGS, TRAIN_VARIANTS, COUNTS["speech_espeak"][0], speech_text(speech_train), workers),
+            _festival_set(synth.FESTIVAL_TRAIN, fest_items("speech", False), workers)),
+        "speech_valid": lambda: _merge(
+            _espeak_set(rng, VALID_LANGS, VALID_VARIANTS, COUNTS["speech_espeak"][1], speech_text(speech_valid), workers),
+            _festival_set(synth.FESTIVAL_VALID, fest_items("speech", True), workers)),
+        "eval_pos": lambda: _eval_positives(phrase, workers),
+        "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),
+        "eval_speech": lambda: _eval_set([(c, 1.0, f0) for c, f0 in zip(_chunks(eval_speech, 6), [None, 100, 130] * 9999)], workers),
+    }
+    todo = [k for k in sets if (parts is None or k in parts) and not (out / f"{k}.npz").exists()]
+    task = progress.add_task("synthesizing speech", total=len(todo)) if progress else None
+    for name in todo:
+        if progress:
+            progress.update(task, description=f"synthesizing {name}")
+        clips, meta = sets[name]()
+        clips_save(out / f"{name}.npz", clips, meta)
+        if progress:
+            progress.advance(task)
+    return out
+
+
+def _merge(a, b):
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _eval_voices():
+    return [("flite", v) for v in synth.FLITE_EVAL] + [("festival", v) for v in synth.FESTIVAL_EVAL]
+
+
+def _eval_set(items, workers):
+    """items: [(text, stretch, f0)]; spoken round-robin by the evaluation voices."""
+    voices = _eval_voices()
+    flite_jobs, fest_jobs = [], {}
+    for i, (text, stretch, f0) in enumerate(items):
+        engine, voice = voices[i % len(voices)]
+        if engine == "flite":
+            flite_jobs.append((text, voice, stretch, f0))
+        else:
+            fest_jobs.setdefault(voice, []).append((text, stretch))
+
+    def fl(job):
+        try:
+            return synth.flite(job[0], job[1], job[2], job[3])
+        except Exception:
+            return None
+
+    with ThreadPoolExecutor(workers) as ex:
+        outs = list(ex.map(fl, flite_jobs))
+    clips = [c for c in outs if c is not None]
+    meta = [{"engine": "flite", "voice": j[1], "text": j[0], "stretch": j[2], "f0": j[3]}
+            for c, j in zip(outs, flite_jobs) if c is not None]
+    c2, m2 = _festival_set(list(fest_jobs), lambda v: fest_jobs[v], workers)
+    return clips + c2, meta + m2
+
+
+def _eval_positives(phrase, workers):
+    plain = [phrase, phrase.replace(" ", ", ", 1), phrase + "!", phrase + "."]
+    items = []
+    for engine, voice in _eval_voices():
+        for t in plain:
+            for s in EVAL_STRETCH:
+                for f0 in (EVAL_F0 if engine == "flite" else [None]):
+                    items.append((engine, voice, t, s, f0))
+    clips, meta = [], []
+    flite_items = [i for i in items if i[0] == "flite"]
+
+    def fl(it):
+        return synth.flite(it[2], it[1], it[3], it[4])
+
+    with ThreadPoolExecutor(workers) as ex:
+        for it, c in zip(flite_items, ex.map(fl, flite_items)):
+            clips.append(c)
+            meta.append({"engine": "flite", "voice": it[1], "text": it[2], "stretch": it[3], "f0": it[4]})
+    for voice in synth.FESTIVAL_EVAL:
+        its = [(i[2], i[3]) for i in items if i[1] == voice]
+        for (t, s), c in zip(its, synth.festival(voice, its)):
+            if c is not None:
+                clips.append(c)
+                meta.append({"engine": "festival", "voice": voice, "text": t, "stretch": s})
+    return clips, meta
+
+
+def load(phrase, root, name):
+    return clips_load(cache_dir(phrase, root) / f"{name}.npz")

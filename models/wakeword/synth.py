@@ -1,0 +1,75 @@
+"""Speech engines from Debian: espeak-ng and festival for training, flite (and the
+festival voices kept out of training) for evaluation. Each returns int16 16 kHz."""
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pocket_agent.errors import PocketError
+
+from .audio import read_wav
+
+# Festival voices used for training and validation (never kal or slt).
+FESTIVAL_TRAIN = [
+    "ked_diphone", "czech_dita", "czech_krb", "czech_ph", "upc_ca_ona_hts",
+    "hy_fi_mv_diphone", "lp_diphone", "msu_ru_nsh_clunits",
+]
+FESTIVAL_VALID = ["czech_machac", "suo_fi_lj_diphone", "pc_diphone"]
+# Held out for evaluation only: another engine (flite) and the two festival
+# voices the issue keeps out of training.
+FLITE_EVAL = ["kal", "kal16", "awb", "rms", "slt"]
+FESTIVAL_EVAL = ["kal_diphone", "cmu_us_slt_arctic_hts"]
+
+
+def need(tool, package):
+    if not shutil.which(tool):
+        raise PocketError(f"{tool} is not installed", hint=f"apt-get install {package}")
+
+
+def espeak(text, voice="en-us", speed=160, pitch=50, ssml=False):
+    need("espeak-ng", "espeak-ng")
+    args = ["espeak-ng", "-v", voice, "-s", str(int(speed)), "-p", str(int(pitch)), "-a", "150"]
+    if ssml:
+        args.append("-m")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        src = Path(tmp) / "in.txt"
+        src.write_text(text, encoding="utf-8")
+        subprocess.run(args + ["-w", str(out), "-f", str(src)], check=True, capture_output=True, timeout=600)
+        return read_wav(out)
+
+
+def _scheme_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def festival(voice, items, timeout=1800):
+    """Synthesize [(text, duration_stretch), ...] with one festival process."""
+    need("festival", "festival")
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = [f"(voice_{voice})"]
+        for i, (text, stretch) in enumerate(items):
+            lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
+            lines.append(f"(set! u (Utterance Text {_scheme_string(text)}))")
+            lines.append("(utt.synth u)")
+            lines.append(f"(utt.save.wave u \"{tmp}/{i:05d}.wav\" 'riff)")
+        script = Path(tmp) / "run.scm"
+        script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=timeout)
+        out = []
+        for i in range(len(items)):
+            p = Path(tmp) / f"{i:05d}.wav"
+            out.append(read_wav(p) if p.exists() and p.stat().st_size > 44 else None)
+        return out
+
+
+def flite(text, voice="kal", stretch=1.0, f0=None):
+    need("flite", "flite")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        args = ["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}"]
+        if f0:
+            args += ["--setf", f"int_f0_target_mean={f0:.0f}"]
+        subprocess.run(args + ["-t", text, "-o", str(out)], check=True, capture_output=True, timeout=600)
+        return read_wav(out)

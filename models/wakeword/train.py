@@ -1,0 +1,183 @@
+"""`pocket wakeword train`: synthesize, augment, train, check, export. One command.
+
+Everything is seeded: the same phrase, seed and machine give the same model.
+Before exporting, the integer model (exactly what the board runs) is scored on
+held-out validation voices; a model that misses too many is not exported.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pocket_agent.errors import PocketError
+
+from . import augment, corpus, dataset, evaluate, net, qmodel
+from .audio import clips_load
+
+GATE_FA_PER_HOUR = 0.5
+GATE_FRR = 0.25
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def _features(phrase, root, seed, progress):
+    """Augmented training and validation features, cached per phrase and seed."""
+    out = corpus.cache_dir(phrase, root) / f"features_seed{seed}.npz"
+    if out.exists():
+        z = np.load(out, allow_pickle=False)
+        neg = [z[k] for k in sorted(k for k in z.files if k.startswith("neg_"))]
+        vneg = [z[k] for k in sorted(k for k in z.files if k.startswith("vneg_"))]
+        return dict(z), neg, vneg
+    d = corpus.cache_dir(phrase, root)
+    pos, _ = clips_load(d / "pos_train.npz")
+    conf, _ = clips_load(d / "conf_train.npz")
+    speech, _ = clips_load(d / "speech_train.npz")
+    vpos, _ = clips_load(d / "pos_valid.npz")
+    vconf, _ = clips_load(d / "conf_valid.npz")
+    vspeech, _ = clips_load(d / "speech_valid.npz")
+    rng = np.random.default_rng(seed)
+    bg = [speech[i] for i in rng.choice(len(speech), size=min(300, len(speech)), replace=False)]
+    copies_pos, copies_conf = 6, 3
+    total = len(pos) * copies_pos + len(conf) * copies_conf + len(vpos) + len(vconf)
+    task = progress.add_task("augmenting", total=total)
+    tick = lambda: progress.advance(task)  # noqa: E731
+    pf, pe = dataset.windows(pos, copies_pos, seed + 1, bg=bg, progress=tick)
+    cf, ce = dataset.windows(conf, copies_conf, seed + 2, bg=bg, progress=tick)
+    vpf, vpe = dataset.windows(vpos, 1, seed + 3, bg=bg, progress=tick)
+    vcf, vce = dataset.windows(vconf, 1, seed + 4, bg=bg, progress=tick)
+    t2 = progress.add_task("negative streams", total=1)
+    neg = []
+    for k in range(2):  # two differently augmented passes over the other speech
+        f, _ = dataset.streams(speech, 12, seed + 10 + k, pool=bg)
+        neg.extend(f)
+    neg.extend(dataset.noise_streams(40, 30.0, seed + 20, pool=bg))
+    vneg = []
+    for k in range(3):
+        f, _ = dataset.streams(vspeech, 8, seed + 30 + k, pool=bg)
+        vneg.extend(f)
+    progress.advance(t2)
+    arrays = {"pos": pf, "pos_end": pe, "conf": cf, "conf_end": ce,
+              "vpos": vpf, "vpos_end": vpe, "vconf": vcf, "vconf_end": vce}
+    arrays.update({f"neg_{i:04d}": f for i, f in enumerate(neg)})
+    arrays.update({f"vneg_{i:04d}": f for i, f in enumerate(vneg)})
+    tmp = out.with_suffix(".part.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(out)
+    return arrays, neg, vneg
+
+
+def _spec_mask(rng, x):
+    """Spectral masking: a few mel bands of some windows set to the frame mean."""
+    B, T, F = x.shape
+    x = x.copy()
+    for b in np.flatnonzero(rng.random(B) < 0.5):
+        for _ in range(rng.integers(1, 3)):
+            w = rng.integers(1, 5)
+            f0 = rng.integers(0, F - w)
+            x[b, :, f0:f0 + w] = x[b].mean(axis=1, keepdims=True).astype(np.uint8)
+    return x
+
+
+def _batch(rng, data, neg, n_pos=96, n_conf=48, n_neg=32, neg_len=200):
+    pi = rng.integers(len(data["pos"]), size=n_pos)
+    ci = rng.integers(len(data["conf"]), size=n_conf)
+    xp = np.concatenate([data["pos"][pi], data["conf"][ci]])
+    lp = np.stack([dataset.labels_for(e) for e in data["pos_end"][pi]])
+    lc = np.stack([np.where(dataset.labels_for(e) == -1, -1, 0) for e in data["conf_end"][ci]])
+    lc[:] = np.where(lc == -1, 0, lc)  # a confusable is negative everywhere
+    yp = np.concatenate([lp, lc]).astype(np.int8)
+    xn = np.empty((n_neg, neg_len, xp.shape[2]), np.uint8)
+    lengths = np.array([len(s) for s in neg])
+    ok = np.flatnonzero(lengths >= neg_len)
+    for i in range(n_neg):
+        s = neg[ok[rng.integers(len(ok))]]
+        o = rng.integers(0, len(s) - neg_len + 1)
+        xn[i] = s[o:o + neg_len]
+    return _spec_mask(rng, xp), yp, _spec_mask(rng, xn)
+
+
+def _bce(logits, labels, weight):
+    """Mean weighted binary cross-entropy over scored frames, and its gradient."""
+    m = labels >= 0
+    y = (labels == 1).astype(np.float32)
+    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    w = weight * m
+    n = max(float(w.sum()), 1e-6)
+    loss = -(w * (y * np.log(p + 1e-7) + (1 - y) * np.log(1 - p + 1e-7))).sum() / n
+    return loss, (w * (p - y) / n).astype(np.float32)
+
+
+def _step(params, opt, rng, data, neg, q, lr):
+    xp, yp, xn = _batch(rng, data, neg)
+    lp, cp = net.forward(params, xp, q)
+    ln, cn = net.forward(params, xn, q)
+    wpos = np.where(yp == 1, 2.0, 1.0).astype(np.float32)
+    loss_p, gp = _bce(lp, yp, wpos)
+    # negatives: the hardest frames matter for false accepts per hour
+    yn = np.zeros(ln.shape, np.int8)
+    wn = (1.0 + 4.0 / (1.0 + np.exp(-ln))).astype(np.float32)
+    loss_n, gn = _bce(ln, yn, wn)
+    gp_all = net.backward(params, cp, gp, q)
+    gn_all = net.backward(params, cn, gn, q)
+    grads = {k: gp_all[k] + gn_all[k] for k in params}
+    opt.step(params, grads, lr)
+    return loss_p + loss_n
+
+
+def validate(qm, data, vneg):
+    """Integer model on validation voices: curve rows and the picked threshold."""
+    pos = list(data["vpos"])
+    ends = list(data["vpos_end"])
+    sc = evaluate.score(qm, pos, ends, vneg + list(data["vconf"]))
+    rows = evaluate.curve(qm, sc)
+    frr, row = evaluate.frr_at(rows, GATE_FA_PER_HOUR)
+    return rows, frr, row, sc
+
+
+def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False, log=print):
+    t0 = time.time()
+    phrase = " ".join(phrase.lower().split())
+    if not phrase:
+        raise PocketError("the phrase is empty")
+    root = Path(root)
+    with _progress() as progress:
+        corpus.build(phrase, root, seed=0, progress=progress, parts=corpus.TRAINING_PARTS)
+        data, neg, vneg = _features(phrase, root, seed, progress)
+        log(f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
+            f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
+        rng = np.random.default_rng(seed)
+        params = net.init(rng, channels)
+        opt = net.Adam(params)
+        task = progress.add_task("training", total=steps + qat_steps)
+        q = None
+        loss_avg = None
+        for i in range(steps + qat_steps):
+            if i == steps:
+                q = net.calibrate(params, data["pos"][:256])
+            frac = i / (steps + qat_steps)
+            lr = 2e-3 * (0.5 * (1 + np.cos(np.pi * frac))) + 1e-5
+            loss = _step(params, opt, rng, data, neg, q, lr)
+            loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
+            progress.update(task, advance=1, description=f"training (loss {loss_avg:.3f}{', quantized' if q else ''})")
+        qm = net.export(params, q, phrase)
+        rows, frr, row, _ = validate(qm, data, vneg)
+    if row is None:
+        msg = f"no threshold reaches {GATE_FA_PER_HOUR} false accepts per hour on validation"
+    else:
+        qm.threshold = row[0]
+        msg = (f"validation (unseen voices): FRR {frr:.1%} at {row[3]:.2f} FA/h, threshold {row[0]:.4f}")
+    log(msg)
+    size = len(qm.to_bytes())
+    if row is None or frr > GATE_FRR:
+        if not force:
+            raise PocketError(f"model not exported: {msg} (the gate is FRR <= {GATE_FRR:.0%})",
+                              hint="train longer (--steps), or pass --force to export anyway")
+        log("exporting anyway (--force)")
+    qm.save(out)
+    log(f"wrote {out} ({size} bytes) in {time.time() - t0:.0f} s")
+    return qm, rows

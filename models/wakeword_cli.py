@@ -1,0 +1,72 @@
+"""`pocket wakeword`: train, run and evaluate the on-device wake-word models."""
+
+import json
+import os
+import sys
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "wakeword", help="train, run and evaluate wake-word models",
+        description="Wake-word models that run on the board: detect in WAV files with the exact "
+                    "on-device pipeline, evaluate on held-out voices and noise, train a new phrase.")
+    sub = p.add_subparsers(dest="wakeword_command", metavar="ACTION")
+
+    d = sub.add_parser("detect", help="detection times in WAV files",
+                       description="Run the bit-exact on-device pipeline over WAV files and print the "
+                                   "time (s) of each detection. Non-16 kHz or non-mono WAVs are resampled.")
+    d.add_argument("files", nargs="+", metavar="FILE.wav")
+    d.add_argument("--model", default=None, help="model name (hey_pocket, hey_jarvis) or .pwm path")
+    d.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.set_defaults(func=_detect)
+
+    e = sub.add_parser("eval", help="FRR against false accepts per hour on held-out audio, DET curve",
+                       description="Score a model on held-out engines, voices, texts and noise "
+                                   "(synthesized and cached on first use) and write a DET curve PNG.")
+    e.add_argument("--model", default=None, help="model name or .pwm path")
+    e.add_argument("--png", default=None, help="where to write the DET curve (default det_NAME.png)")
+    e.set_defaults(func=_eval)
+
+    t = sub.add_parser("train", help="train a model for a phrase from scratch",
+                       description="Synthesize speech, augment, train, check on held-out voices and export "
+                                   "a .pwm model. Seeded; run it under `nice` on a shared machine.")
+    t.add_argument("--phrase", default="hey pocket", help="the wake phrase (default: hey pocket)")
+    t.add_argument("--out", default=None, help="output .pwm (default: PHRASE.pwm in the current directory)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=5000, help="float training steps (then 30%% more, quantized)")
+    t.add_argument("--force", action="store_true", help="export even if the validation gate fails")
+    t.set_defaults(func=_train)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _detect(args):
+    from pocket_agent.models.wakeword import commands
+
+    res = commands.detect_files(args.files, args.model, args.threshold)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for r in res:
+            times = ", ".join(f"{t:.2f}" for t in r["detections"]) or "no detection"
+            print(f"{r['file']}: {times}")
+    return 0
+
+
+def _eval(args):
+    from pocket_agent.models.wakeword import commands
+
+    commands.run_eval(args.model, args.png)
+    return 0
+
+
+def _train(args):
+    # One BLAS thread: the matrices are small and the cores are shared.
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from pocket_agent.models.wakeword import commands, train
+
+    out = args.out or (args.phrase.strip().lower().replace(" ", "_") + ".pwm")
+    train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,
+                qat_steps=int(args.steps * 0.3), force=args.force)
+    return 0

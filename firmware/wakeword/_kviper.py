@@ -194,21 +194,27 @@ def net(desc: ptr32, nlayers: int, wts: ptr8, bias: ptr32, act: ptr8) -> int:
         if li + 1 < nlayers:
             dst = int(desc[base + 19]) + int(desc[base + 18]) * int(desc[base + 13])
         if kind == 2:  # depthwise
+            # tap offsets once per layer, in the scratch words after the layers
+            scr = nlayers * 12
+            j = 0
+            while j < k:
+                s = p - (k - 1 - j) * d
+                if s < 0:
+                    s += ring_len
+                desc[scr + j] = ring_off + s * cin
+                j += 1
             c = 0
-            wo = w_off
+            wp = ptr8(int(wts) + w_off)
             while c < cout:
                 acc = 0
                 sx = 0
                 j = 0
                 while j < k:
-                    s = p - (k - 1 - j) * d
-                    if s < 0:
-                        s += ring_len
-                    x = int(act[ring_off + s * cin + c])
-                    acc += int(wts[wo]) * x
+                    x = int(act[int(desc[scr + j]) + c])
+                    acc += int(wp[j]) * x
                     sx += x
-                    wo += 1
                     j += 1
+                wp = ptr8(int(wp) + k)
                 y = (acc - (sx << 7) + int(bias[b_off + c]) - 16777216) >> shift
                 if y < 0:
                     y = 0
@@ -240,9 +246,10 @@ def net(desc: ptr32, nlayers: int, wts: ptr8, bias: ptr32, act: ptr8) -> int:
                         s += ring_len
                     xp = ptr8(int(act) + ring_off + s * cin)
                     c = 0
-                    while c < cin:
-                        acc += int(wp[c]) * int(xp[c])
-                        c += 1
+                    while c < cin:  # cin is a multiple of 4 (the loader checks)
+                        acc += (int(wp[c]) * int(xp[c]) + int(wp[c + 1]) * int(xp[c + 1])
+                                + int(wp[c + 2]) * int(xp[c + 2]) + int(wp[c + 3]) * int(xp[c + 3]))
+                        c += 4
                     wp = ptr8(int(wp) + cin)
                     j += 1
                 y = (acc - (sx << 7) + int(bias[b_off + o]) - 16777216) >> shift

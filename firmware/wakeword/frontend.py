@@ -22,10 +22,13 @@ class FrontEnd:
         if T.FRAME != _RING:
             raise ValueError("front end tables are for another frame size")
         self.k = kernels
-        # Tables as arrays so the plain-Python kernels see signed values.
-        self.win = _array("h", T.WINDOW)
-        self.cos = _array("h", T.COS)
-        self.sin = _array("h", T.SIN)
+        if kernels.__name__.endswith("_kviper"):
+            # viper reads the bytes in place (flash when frozen) and sign-extends itself
+            self.win, self.cos, self.sin = T.WINDOW, T.COS, T.SIN
+        else:  # arrays, so the plain-Python kernels see signed values
+            self.win = _array("h", T.WINDOW)
+            self.cos = _array("h", T.COS)
+            self.sin = _array("h", T.SIN)
         self.mel_start = T.MEL_START
         self.mel_len = T.MEL_LEN
         self.mel_w = T.MEL_W

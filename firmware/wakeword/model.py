@@ -26,8 +26,12 @@ class Model:
     def __init__(self, data, frontend_id, n_mel, kernels):
         if isinstance(data, str):
             with open(data, "rb") as f:
-                data = f.read()
-        buf = data if isinstance(data, bytearray) else bytearray(data)
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(0)
+                data = bytearray(size)  # one buffer, filled in place
+                f.readinto(data)
+        buf = data  # bytes or bytearray: only read
         if len(buf) < _HEADER:
             raise ModelError("wake-word model truncated: %d bytes" % len(buf))
         magic, version, fe_id, plen, crc, n_layers, logit_q, smooth, _, refractory, thr = struct.unpack_from(
@@ -60,7 +64,8 @@ class Model:
             kind, kern, dil, shift, cin, cout = struct.unpack_from("<BBBBHH", buf, pos)
             pos += 8
             if cin != cin_prev or kind not in (CONV, DW, OUT) or (kind == DW and cin != cout) \
-                    or kern < 1 or dil < 1 or (kind == OUT and (cout != 1 or i != n_layers - 1)):
+                    or not 1 <= kern <= 16 or dil < 1 or (kind != DW and cin % 4) \
+                    or (kind == OUT and (cout != 1 or i != n_layers - 1)):
                 raise ModelError("wake-word model layer %d is not valid" % i)
             b_pos = pos
             pos += 4 * cout
@@ -76,7 +81,8 @@ class Model:
         self.buf = buf
         self.n_layers = n_layers
         self.bias = array("i", bytes(4 * n_bias))
-        self.desc = array("i", bytes(4 * _DESC * n_layers))
+        # the descriptors, then scratch words for the kernels (tap offsets)
+        self.desc = array("i", bytes(4 * (_DESC * n_layers + 16)))
         self.act = bytearray(ring_bytes)
         for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_off, shift, b_pos) in enumerate(layers):
             for o in range(cout):

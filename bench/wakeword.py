@@ -1,0 +1,163 @@
+"""Wake-word benchmark: quality on held-out audio, the comparison with
+microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
+
+    .venv/bin/python bench/wakeword.py            # everything (builds held-out audio on first run)
+    .venv/bin/python bench/wakeword.py --quick    # VM figures only
+
+Held-out audio is synthesized and cached under ~/.cache/pocket-agent/wakeword
+(POCKET_WAKEWORD_CACHE): flite's voices and festival's kal and slt voices, which
+training never hears, reading texts training never reads, with noise kinds and
+rooms training never hears, at 10, 15, 20 dB SNR or clean.
+"""
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pocket_agent.models.wakeword import commands, evaluate, mww, qmodel  # noqa: E402
+from tests import mpy  # noqa: E402
+
+# Published loop benchmarks put viper-heavy code at roughly 90-140x slower on an
+# ESP32-S3 at 240 MHz than on a desktop x86-64 core (the figure the wake-word
+# issue cites); we scale the unix-port time by that range.
+ESP32S3_FACTOR = (90, 140)
+
+VM_TIMING = """
+import time, gc
+from array import array
+from wakeword.detector import Detector
+det = Detector('{model}', force_python={force})
+pcm = array('h', bytes(2 * 16000))
+seed = 1
+for i in range(len(pcm)):
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    pcm[i] = ((seed >> 8) & 0x3fff) - 8192 if (i // 4000) % 2 else ((seed >> 8) & 0x3ff) - 512
+det.feed(pcm)
+best = 10 ** 9
+for _ in range({reps}):
+    t0 = time.ticks_us()
+    det.feed(pcm)
+    best = min(best, time.ticks_diff(time.ticks_us(), t0))
+print(best)
+"""
+
+VM_RAM = """
+import gc
+gc.collect()
+free0 = gc.mem_free()
+a0 = gc.mem_alloc()
+from wakeword.detector import Detector
+det = Detector('{model}')
+gc.collect()
+print(gc.mem_alloc() - a0, free0 - gc.mem_free())
+"""
+
+
+def vm_figures(model_file):
+    us = {}
+    for force, reps in ((False, 5), (True, 1)):
+        best = int(mpy.run(VM_TIMING.format(model=model_file, force=force, reps=reps), heap="200K", timeout=600))
+        us[force] = best / 100.0  # one second of audio = 100 blocks of 10 ms
+    ram, _ = (int(v) for v in mpy.run(VM_RAM.format(model=model_file), heap="200K").split())
+    return us[False], us[True], ram
+
+
+def report_ours(name, qm, sc, rows):
+    n = len(sc.pos_peak)
+    print(f"  {name}: {n} positives, {sc.neg_hours:.2f} h of negatives")
+    for fa in (1.0, 0.5, 0.1):
+        frr, row = evaluate.frr_at(rows, fa)
+        k = int(round(frr * n))
+        lo, hi = evaluate.wilson(k, n)
+        if row:
+            flo, fhi = evaluate.poisson_ci(row[2], sc.neg_hours)
+            extra = f"threshold {row[0]:.4f}: {row[2]} FA, {row[3]:.2f}/h (95% CI {flo:.2f}-{fhi:.2f}/h)"
+        else:
+            extra = "no threshold gets there"
+        print(f"    FRR at <= {fa:g} FA/h: {frr:6.1%}  (95% CI {lo:.1%}-{hi:.1%}; {extra})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="only the VM figures")
+    ap.add_argument("--no-mww", action="store_true", help="skip microWakeWord")
+    args = ap.parse_args(argv)
+
+    pocket_file = commands.model_path("hey_pocket")
+    print("== size and speed (MicroPython unix port, real VM)")
+    for name in ("hey_pocket", "hey_jarvis"):
+        try:
+            f = commands.model_path(name)
+        except Exception:
+            continue
+        viper_us, py_us, ram = vm_figures(f)
+        lo, hi = (viper_us * k / 1000 for k in ESP32S3_FACTOR)
+        print(f"  {name}: model {f.stat().st_size} bytes; wake-word RAM {ram} bytes (gc.mem_alloc after "
+              f"building the Detector, heap 200K)")
+        print(f"    time per 10 ms of audio: {viper_us:.1f} us (viper), {py_us:.0f} us (plain Python fallback)")
+        print(f"    ESP32-S3 at 240 MHz, estimated: {lo:.1f}-{hi:.1f} ms per 10 ms "
+              f"(x{ESP32S3_FACTOR[0]}-{ESP32S3_FACTOR[1]}, published loop benchmarks for viper code)")
+    if args.quick:
+        return 0
+
+    print("== hey pocket on held-out audio (unseen engine flite, unseen festival voices kal/slt, "
+          "unseen texts, noise and rooms; SNR 10/15/20 dB or clean)")
+    qm = qmodel.load(pocket_file)
+    data, sc = commands.heldout_scores(qm, qm.phrase)
+    rows = evaluate.curve(qm, sc)
+    report_ours("ours", qm, sc, rows)
+    snr = np.asarray(data["pos_snr"])
+    lim = qmodel.threshold_sum(qm, qm.threshold)
+    by = ", ".join(f"{'clean' if s < 0 else f'{s:.0f} dB'} {np.mean(sc.pos_peak[snr == s] < lim):.1%}"
+                   for s in sorted(set(snr.tolist())))
+    fa = evaluate.false_accepts(qm, sc.neg_sums, lim)
+    print(f"    at the model's own threshold {qm.threshold:.4f} (picked on validation voices): "
+          f"FRR {np.mean(sc.pos_peak < lim):.1%} ({by}); {fa} FA in {sc.neg_hours:.2f} h")
+    d = evaluate.delays_ms(qm, sc, qm.threshold)
+    if d:
+        print(f"    detection delay after the end of the phrase: median {statistics.median(d):.0f} ms, "
+              f"90th percentile {np.percentile(d, 90):.0f} ms, max {max(d):.0f} ms "
+              f"(frames are 20 ms; a detection counts from -200 to +600 ms)")
+    evaluate.det_png("det_hey_pocket.png", [("hey pocket (ours)", rows)], "DET, held-out audio: hey pocket")
+    print("    DET curve: det_hey_pocket.png")
+
+    print("== hey jarvis: ours against microWakeWord's hey_jarvis on the same held-out audio")
+    try:
+        jq = qmodel.load(commands.model_path("hey_jarvis"))
+    except Exception as exc:
+        print(f"  no hey_jarvis model: {exc}")
+        return 0
+    jdata, jsc = commands.heldout_scores(jq, jq.phrase)
+    jrows = evaluate.curve(jq, jsc)
+    report_ours("ours", jq, jsc, jrows)
+    curves = [("hey jarvis (ours)", jrows)]
+    if not args.no_mww and mww.available():
+        peaks, firsts, negs, hours = mww.score(jdata["pos"], jdata["pos_end"], jdata["neg"])
+        mrows = mww.curve(peaks, negs, hours)
+        n = len(peaks)
+        print(f"  microWakeWord hey_jarvis (pymicro-wakeword 2.5.0): {n} positives, {hours:.2f} h")
+        for fa in (1.0, 0.5, 0.1):
+            frr, row = evaluate.frr_at(mrows, fa)
+            lo, hi = evaluate.wilson(int(round(frr * n)), n)
+            extra = f"threshold {row[0]:.4f}: {row[2]} FA" if row else "no threshold gets there"
+            print(f"    FRR at <= {fa:g} FA/h: {frr:6.1%}  (95% CI {lo:.1%}-{hi:.1%}; {extra})")
+        cut = mww.cutoff()
+        fa = mww.false_accepts(negs, cut)
+        print(f"    at its own cutoff {cut}: FRR {np.mean(peaks < cut):.1%}, {fa} FA in {hours:.2f} h")
+        md = mww.delays_ms(firsts, cut)
+        if md:
+            print(f"    its detection delay: median {statistics.median(md):.0f} ms")
+        curves.append(("hey_jarvis (microWakeWord)", mrows))
+    evaluate.det_png("det_hey_jarvis.png", curves, "DET, held-out audio: hey jarvis")
+    print("    DET curves: det_hey_jarvis.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

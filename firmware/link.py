@@ -275,6 +275,11 @@ class Decoder:
         return (self.bad_crc + self.bad_length + self.bad_version + self.bad_type
                 + self.truncated + self.bad_byte)
 
+    def resync(self):
+        """Forget a half-read frame (after the port was closed and reopened)."""
+        self.st[0] = _HUNT
+        self.i = self.end = 0
+
     def feed(self, src, n=-1):
         """Hand over src[:n] (all of src by default); read it with next()."""
         self.src = src

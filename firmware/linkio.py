@@ -101,7 +101,8 @@ class Endpoint:
         self.rx_index = 0
         self.lost_chunks = 0
         self.rx_chunks = 0
-        self.sent = 0
+        self.sent = 0  # reliable messages queued, ever
+        self.acked = 0  # of which acknowledged: message k (1-based) is through once acked >= k
         self.retransmits = 0
         self.dups = 0
         self.out_of_order = 0
@@ -323,9 +324,18 @@ class Endpoint:
             self.count -= 1
             freed += 1
         if freed:
+            self.acked += freed
             self.tried = 0
             self.rto_now = self.rto
             self.due = now + self.rto_now
+
+    def restart(self, now):
+        """The wire was cut (port closed or reopened): drop the session and
+        handshake again; the outbox is kept."""
+        self.dec.resync()
+        if self.up:
+            self._down(now)
+        self.hello_due = now
 
     def _down(self, now):
         self.up = False
@@ -364,7 +374,7 @@ class Endpoint:
             "up": self.up, "frames": d.frames, "bad_crc": d.bad_crc, "bad_length": d.bad_length,
             "bad_version": d.bad_version, "bad_type": d.bad_type, "truncated": d.truncated,
             "bad_byte": d.bad_byte, "noise_bytes": d.noise, "bad_payload": self.bad_payload,
-            "sent": self.sent, "retransmits": self.retransmits, "pending": self.count,
+            "sent": self.sent, "acked": self.acked, "retransmits": self.retransmits, "pending": self.count,
             "dups": self.dups, "out_of_order": self.out_of_order, "failed": self.failed,
             "audio_chunks": self.rx_chunks, "lost_chunks": self.lost_chunks,
         }

@@ -3,8 +3,8 @@ benchmarks of the link and the bridge in the real MicroPython VM (the real
 firmware app is built elsewhere; this one only exercises the protocol).
 
 It answers info_get and sensor_read, keeps what it is told (display text,
-timers, notes, confirmations), approves a confirmation whose prompt starts
-with "yes", streams N chunks of a tone as ADPCM audio when shown the text
+timers, notes, confirmations), approves a confirmation whose summary starts
+with "yes" (denies one that starts with "no"), streams N chunks of a tone as ADPCM audio when shown the text
 "stream N PACED" (PACED 0: as fast as the link takes them), and decodes the
 audio it is sent. Run: micropython board_app.py [name].
 """
@@ -14,6 +14,7 @@ import sys
 import time
 
 import adpcm
+import approval
 import link
 import linkio
 
@@ -28,6 +29,8 @@ class App:
         self.state = {}
         self.timers = {}
         self.notes = {}
+        self.approver = None
+        self.confirms = []  # every confirmation asked, in order (resync shows up here)
         self.pcm = bytearray(2 * STREAM_SAMPLES)
         self.adpcm = adpcm.new_state()
         self.streaming = 0
@@ -70,7 +73,8 @@ class App:
             ep.send(T("info"), (ep.dec.seq, ep.name, sys.implementation._machine, "board_app 1",
                                 gc.mem_alloc() + gc.mem_free(), gc.mem_free(), 128, 64), now)
         elif ev == T("sensor_read"):
-            ep.send(T("sensor_value"), (ep.dec.seq, v[0], 0, [2150, 4530, 101325]), now)
+            values = {0: [2150, 4530, 101325], 1: [0, 0, 1000, 0, 0, 0], 2: [3900, 80]}.get(v[0])
+            ep.send(T("sensor_value"), (ep.dec.seq, v[0], 0 if values else 1, values or []), now)
         elif ev == T("display_text"):
             self.state["display"] = v[2]
             if v[2].startswith("echo "):
@@ -78,6 +82,9 @@ class App:
             elif v[2] == "report":
                 ep.send(T("log"), (1, "played %d lost %d bad %d" % (
                     self.played, ep.lost_chunks, ep.dec.bad_frames())), now)
+            elif v[2] == "state":
+                ep.send(T("log"), (1, "timers %s notes %s confirms %s" % (
+                    sorted(self.timers), sorted(self.notes), self.confirms)), now)
             elif v[2].startswith("stream "):  # "stream CHUNKS PACED": talk into the mic
                 words = v[2].split()
                 self.stream_id = (self.stream_id + 1) & 0xFF
@@ -86,11 +93,20 @@ class App:
                 self.chunk = 0
                 self.t_chunk = now
                 ep.send(T("audio_start"), (self.stream_id, 1, 16000, 0), now)
+        elif ev == T("pair"):
+            self.approver = approval.Approver(v[0])
         elif ev == T("confirm_request"):
-            if v[2].startswith("yes"):
-                ep.send(T("confirm_result"), (v[0], 0), now)
-            else:
-                self.state["confirm"] = v[0]
+            cid, ttl, expiry, nonce, action = v
+            if self.approver is None:
+                ep.send(T("confirm_result"), (cid, 4, b""), now)
+                return
+            text = self.approver.request(action.encode(), nonce, expiry, ttl)
+            self.confirms.append(cid)
+            if text.startswith("yes"):  # the user presses the button at once
+                ep.send(T("confirm_result"), (cid, 0, self.approver.press()), now)
+            elif text.startswith("no"):
+                self.approver.deny()
+                ep.send(T("confirm_result"), (cid, 1, b""), now)
         elif ev == T("timer_set"):
             self.timers[v[0]] = v[1]
         elif ev == T("timer_cancel"):

@@ -97,6 +97,7 @@ class Registry:
         """Run a tool by name. Never raises for a bad call or a failing tool: returns a ToolResult."""
         tool = self.tools.get(name)
         if tool is None:
+            ctx.store.log_action(ctx.board, str(name)[:60] or "?", {}, "invalid", detail="no such tool")
             return ToolResult(False, f"No tool named {name}.", status="invalid")
         try:
             validate(tool.parameters, args)

@@ -1,0 +1,134 @@
+"""PocketSphinx, biased toward the offline agent's requests, still open to free dictation.
+
+Two decoders hear the same audio as it arrives:
+  - "commands": a trigram model trained on sentences expanded from the agent's
+    grammar (host/agent/grammar.py), so the requests the agent can act on are
+    what it expects;
+  - "dictation": PocketSphinx's general English model, for anything else.
+Both search with the same acoustic model, so their path scores (acoustic plus
+weighted language model) compare. At the end the commands result wins unless
+dictation explains the audio better by more than `bias`. The confidence is the
+per-word geometric mean of the winner's posterior probability.
+"""
+
+import hashlib
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from pocket_agent.errors import PocketError
+
+from .engine import RecognitionStream, SpeechEngine, Transcript
+
+# words the grammar uses that CMUdict lacks
+EXTRA_PRONUNCIATIONS = {
+    "unmute": "AH N M Y UW T", "litre": "L IY T ER", "litres": "L IY T ER Z", "kph": "K EY P IY EY CH",
+}
+DEFAULT_BIAS = 1500.0  # in the decoder's log units; set by bench/agent.py --tune on the tuning voices only
+PARTIAL_EVERY = 5  # chunks between partial hypotheses
+
+
+def _cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pocket-agent" / "speech"
+
+
+def build_command_lm(sentences, folder=None):
+    """Train the commands trigram model (ARPA) from sentences; cached by content."""
+    from pocketsphinx.lm import ArpaBoLM
+
+    text = "\n".join(sentences) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = Path(folder) if folder else _cache_dir()
+    path = folder / f"commands-{digest}.arpa"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    lm = ArpaBoLM(text=text, add_start=True, discount_mass=0.3)
+    lm.compute()
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    lm.write_file(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class PocketSphinxEngine(SpeechEngine):
+    def __init__(self, sentences=None, bias=DEFAULT_BIAS, dictation=True, cache_dir=None):
+        try:
+            import pocketsphinx
+        except ImportError as exc:  # pragma: no cover - a dependency of the package
+            raise PocketError("pocketsphinx is not installed", hint="./run setup") from exc
+        if sentences is None:
+            from pocket_agent.host.agent.grammar import grammar
+
+            sentences = grammar().sentences()
+        self.bias = bias
+        dict_path = pocketsphinx.get_model_path("en-us/cmudict-en-us.dict")
+        known = _dictionary_words(dict_path) | set(EXTRA_PRONUNCIATIONS)
+        usable = [s for s in sentences if all(w in known for w in s.split())]
+        lm_path = build_command_lm(usable, cache_dir)
+        self.commands = pocketsphinx.Decoder(lm=str(lm_path), samprate=16000, loglevel="FATAL")
+        for word, phones in EXTRA_PRONUNCIATIONS.items():
+            self.commands.add_word(word, phones, True)
+        self.dictation = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL") if dictation else None
+        self.vocabulary = sorted({w for s in usable for w in s.split()})
+
+    def stream(self):
+        return _SphinxStream(self)
+
+
+def _dictionary_words(path):
+    with open(path, encoding="utf-8") as f:
+        return {line.split(" ", 1)[0] for line in f}
+
+
+class _SphinxStream(RecognitionStream):
+    def __init__(self, engine):
+        self.engine = engine
+        self.decoders = [("commands", engine.commands)] + ([("dictation", engine.dictation)] if engine.dictation else [])
+        for _, d in self.decoders:
+            d.start_utt()
+        self.chunks = 0
+        self.samples = 0
+        self.done = False
+
+    def feed(self, pcm):
+        if self.done:
+            raise RuntimeError("this recognition stream has finished")
+        pcm = bytes(pcm)
+        if len(pcm) % 2:
+            raise ValueError("PCM chunks hold whole 16-bit samples")
+        for _, d in self.decoders:
+            d.process_raw(pcm, False, False)
+        self.chunks += 1
+        self.samples += len(pcm) // 2
+        if self.chunks % PARTIAL_EVERY == 0:
+            hyp = self.engine.commands.hyp()
+            if hyp and hyp.hypstr:
+                return Transcript(hyp.hypstr, 0.0, final=False, source="commands")
+        return None
+
+    def finish(self):
+        self.done = True
+        results = {}
+        for name, d in self.decoders:
+            d.end_utt()
+            hyp = d.hyp()
+            if hyp is None or not hyp.hypstr.strip():
+                continue
+            words = [s.word for s in d.seg() if not s.word.startswith(("<", "[", "+"))]
+            log_score = d.get_logmath().log(hyp.score) if hyp.score > 0 else -math.inf
+            conf = hyp.prob ** (1.0 / max(1, len(words))) if hyp.prob > 0 else 0.0
+            results[name] = (hyp.hypstr.strip(), log_score, min(1.0, conf))
+        details = {name: {"text": r[0], "score": r[1], "confidence": r[2]} for name, r in results.items()}
+        details["seconds"] = self.samples / 16000
+        if not results:
+            return Transcript("", 0.0, source="", details=details)
+        choice = "commands" if "commands" in results else "dictation"
+        if "commands" in results and "dictation" in results:
+            if results["dictation"][1] > results["commands"][1] + self.engine.bias:
+                choice = "dictation"
+        text, _, conf = results[choice]
+        return Transcript(text, conf, source=choice, details=details)

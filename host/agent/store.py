@@ -42,6 +42,10 @@ MIGRATIONS = [
     """
     ALTER TABLE shopping ADD COLUMN quantity INTEGER NOT NULL DEFAULT 1;
     """,
+    # 3: when the board's approval verified (NULL: the action needed none, or never got one)
+    """
+    ALTER TABLE actions ADD COLUMN approved REAL;
+    """,
 ]
 
 
@@ -174,8 +178,9 @@ class Store:
 
     def claim_action(self, action_id, from_status, to_status):
         """Move an action on only if it is still in `from_status`: each approval is used once."""
-        cur = self.db.execute("UPDATE actions SET status = ?, updated = ? WHERE id = ? AND status = ?",
-                              (to_status, self.clock(), action_id, from_status))
+        now = self.clock()
+        cur = self.db.execute("UPDATE actions SET status = ?, updated = ?, approved = ? WHERE id = ? AND status = ?",
+                              (to_status, now, now if to_status == "approved" else None, action_id, from_status))
         return cur.rowcount == 1
 
     def action(self, action_id):

@@ -1,0 +1,4 @@
+# Runs on every boot, before main.py.
+import gc
+
+gc.collect()

@@ -68,11 +68,12 @@ class Outcome:
 
 
 class Confirmer:
-    def __init__(self, store, keyring, clock=time.time, ttl_s=DEFAULT_TTL_S):
+    def __init__(self, store, keyring, clock=time.time, ttl_s=DEFAULT_TTL_S, grace_s=2.0):
         self.store = store
         self.keyring = keyring
         self.clock = clock
         self.ttl_s = ttl_s
+        self.grace_s = grace_s  # beyond the board's own time limit, for the link
 
     async def pair(self, device, board):
         """Give the board a fresh key; from now on only its approvals verify."""
@@ -95,7 +96,7 @@ class Confirmer:
             return Outcome(False, "unpaired", action_id, "Board not paired:\nnothing done.")
         try:
             answer = await asyncio.wait_for(
-                device.confirm(summary, action, nonce, expiry_ms, int(self.ttl_s * 1000)), self.ttl_s + 2)
+                device.confirm(summary, action, nonce, expiry_ms, int(self.ttl_s * 1000)), self.ttl_s + self.grace_s)
         except asyncio.TimeoutError:
             answer = {"approved": False, "reason": "timeout"}
         if not answer.get("approved"):

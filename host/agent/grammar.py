@@ -264,7 +264,8 @@ def _convert(name, value):
     if name == "clock":
         return numbers.parse_clock(value)
     if name == "expression":
-        return calc.evaluate(value)
+        calc.tokenize(value)  # raises ValueError unless it reads as a sum; the tool does the sum
+        return value
     if name in ("source", "target"):
         calc.convert(1, value, value)  # raises ValueError for an unknown unit
     return value

@@ -119,8 +119,7 @@ class OfflineAgent:
         if name in ("temperature", "humidity", "pressure", "battery"):
             return await self._sensor(ctx, intent)
         if name == "calculate":
-            expression = re.sub(r"^(what is|calculate|how much is) ", "", intent.text)
-            return await self._run(ctx, intent, "calculate", expression=expression)
+            return await self._run(ctx, intent, "calculate", expression=s["expression"])
         if name == "convert":
             return await self._run(ctx, intent, "convert_units", amount=s["number"], source=s["source"],
                                    target=s["target"])

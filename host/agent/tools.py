@@ -114,7 +114,8 @@ class Registry:
         try:
             result = await tool.handler(ctx, **args)
         except (DeviceError, ValueError, LookupError, OSError) as exc:
-            result = ToolResult(False, f"{name} failed: {exc}", status="failed")
+            message = str(exc.message if isinstance(exc, DeviceError) else exc) or type(exc).__name__
+            result = ToolResult(False, message[0].upper() + message[1:] + ".", status="failed")
         except Exception as exc:  # a tool bug must not end the session; it is logged and reported
             result = ToolResult(False, f"{name} failed: {type(exc).__name__}: {exc}", status="failed")
         if action_id is not None:

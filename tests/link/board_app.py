@@ -31,6 +31,8 @@ class App:
         self.notes = {}
         self.approver = None
         self.confirms = []  # every confirmation asked, in order (resync shows up here)
+        self.acks = []  # every "ack N" display text, in order
+        self.waiting = []  # messages for the host while the outbox is full
         self.pcm = bytearray(2 * STREAM_SAMPLES)
         self.adpcm = adpcm.new_state()
         self.streaming = 0
@@ -51,6 +53,15 @@ class App:
             self.pcm[2 * i] = v & 0xFF
             self.pcm[2 * i + 1] = (v >> 8) & 0xFF
 
+    def send(self, mtype, values, now):
+        """Send, or keep it for later while the outbox is full."""
+        if self.waiting or not self.ep.send(mtype, values, now):
+            self.waiting.append((mtype, values))
+
+    def flush(self, now):
+        while self.waiting and self.ep.send(self.waiting[0][0], self.waiting[0][1], now):
+            self.waiting.pop(0)
+
     def values(self):
         ep = self.ep
         return link.unpack(ep.dec.type, ep.dec.body, link.HEADER, link.HEADER + ep.dec.length)
@@ -70,20 +81,26 @@ class App:
             return
         v = self.values()
         if ev == T("info_get"):
-            ep.send(T("info"), (ep.dec.seq, ep.name, sys.implementation._machine, "board_app 1",
+            self.send(T("info"), (ep.dec.seq, ep.name, getattr(sys.implementation, "_machine", sys.platform), "board_app 1",
                                 gc.mem_alloc() + gc.mem_free(), gc.mem_free(), 128, 64), now)
         elif ev == T("sensor_read"):
             values = {0: [2150, 4530, 101325], 1: [0, 0, 1000, 0, 0, 0], 2: [3900, 80]}.get(v[0])
-            ep.send(T("sensor_value"), (ep.dec.seq, v[0], 0 if values else 1, values or []), now)
+            self.send(T("sensor_value"), (ep.dec.seq, v[0], 0 if values else 1, values or []), now)
         elif ev == T("display_text"):
             self.state["display"] = v[2]
-            if v[2].startswith("echo "):
-                ep.send(T("log"), (1, v[2][5:]), now)
+            if v[2].startswith("ack "):  # answer with a reliable message of our own
+                self.acks.append(int(v[2][4:]))
+                self.send(T("button"), (0, 0, int(v[2][4:])), now)
+            elif v[2].startswith("echo "):
+                self.send(T("log"), (1, v[2][5:]), now)
             elif v[2] == "report":
-                ep.send(T("log"), (1, "played %d lost %d bad %d" % (
+                self.send(T("log"), (1, "played %d lost %d bad %d" % (
                     self.played, ep.lost_chunks, ep.dec.bad_frames())), now)
+            elif v[2] == "acks":
+                self.send(T("log"), (1, "acks %d %d %d" % (len(self.acks), len(set(self.acks)),
+                                                          self.acks == sorted(self.acks))), now)
             elif v[2] == "state":
-                ep.send(T("log"), (1, "timers %s notes %s confirms %s" % (
+                self.send(T("log"), (1, "timers %s notes %s confirms %s" % (
                     sorted(self.timers), sorted(self.notes), self.confirms)), now)
             elif v[2].startswith("stream "):  # "stream CHUNKS PACED": talk into the mic
                 words = v[2].split()
@@ -92,21 +109,21 @@ class App:
                 self.paced = int(words[2])
                 self.chunk = 0
                 self.t_chunk = now
-                ep.send(T("audio_start"), (self.stream_id, 1, 16000, 0), now)
+                self.send(T("audio_start"), (self.stream_id, 1, 16000, 0), now)
         elif ev == T("pair"):
             self.approver = approval.Approver(v[0])
         elif ev == T("confirm_request"):
             cid, ttl, expiry, nonce, action = v
             if self.approver is None:
-                ep.send(T("confirm_result"), (cid, 4, b""), now)
+                self.send(T("confirm_result"), (cid, 4, b""), now)
                 return
             text = self.approver.request(action.encode(), nonce, expiry, ttl)
             self.confirms.append(cid)
             if text.startswith("yes"):  # the user presses the button at once
-                ep.send(T("confirm_result"), (cid, 0, self.approver.press()), now)
+                self.send(T("confirm_result"), (cid, 0, self.approver.press()), now)
             elif text.startswith("no"):
                 self.approver.deny()
-                ep.send(T("confirm_result"), (cid, 1, b""), now)
+                self.send(T("confirm_result"), (cid, 1, b""), now)
         elif ev == T("timer_set"):
             self.timers[v[0]] = v[1]
         elif ev == T("timer_cancel"):
@@ -119,7 +136,7 @@ class App:
             self.timers = {}
             self.notes = {}
         elif ev == T("sync_end"):
-            ep.send(T("log"), (1, "synced %d timers %d notes" % (len(self.timers), len(self.notes))), now)
+            self.send(T("log"), (1, "synced %d timers %d notes" % (len(self.timers), len(self.notes))), now)
         elif ev == T("clock_set"):
             self.state["clock"] = v[0]
         elif ev == T("audio_stop"):
@@ -137,7 +154,7 @@ class App:
         self.t_chunk = time.ticks_add(self.t_chunk, 64)
         self.streaming -= 1
         if not self.streaming:
-            self.ep.send(link.type_of("audio_end"), (self.stream_id, self.chunk, 0), now)
+            self.send(link.type_of("audio_end"), (self.stream_id, self.chunk, 0), now)
 
     def run(self):
         while not self.io.closed:
@@ -150,6 +167,7 @@ class App:
                 busy = True
                 self.handle(ev, now)
             self.ep.mem_free = gc.mem_free()
+            self.flush(now)
             self.stream(now)
             if not busy and not self.streaming:
                 time.sleep_ms(2)

@@ -1,0 +1,67 @@
+# Maxim MAX98357A I2S class-D amplifier. It plays what the I2S bus sends; the
+# caller opens the bus in TX mode, 16 bits, mono. Volume is applied here, in
+# place, because the part's gain pin is strapped on the board.
+import micropython
+from micropython import const
+
+_MAX_VOLUME = const(100)
+
+
+@micropython.viper
+def scale(buf: ptr16, n: int, num: int):
+    """buf[:n] (int16) times num/256, in place."""
+    i = 0
+    while i < n:
+        v = int(buf[i])
+        v = ((v ^ 0x8000) - 0x8000) * num >> 8
+        buf[i] = v
+        i += 1
+
+
+@micropython.viper
+def square(buf: ptr16, n: int, phase: int, period: int, amp: int) -> int:
+    """A square wave of `period` samples into buf[:n] from `phase`; the next phase."""
+    half = period >> 1
+    i = 0
+    while i < n:
+        buf[i] = amp if phase < half else 0 - amp
+        phase += 1
+        if phase >= period:
+            phase = 0
+        i += 1
+    return phase
+
+
+class MAX98357A:
+    def __init__(self, i2s, rate=16000, block=320):
+        self.i2s = i2s
+        self.rate = rate
+        self.block = block
+        self.buf = bytearray(2 * block)  # one block of tone, made in place
+        self.volume = 60
+        self.phase = 0
+
+    def set_volume(self, pct):
+        self.volume = 0 if pct < 0 else (_MAX_VOLUME if pct > _MAX_VOLUME else pct)
+
+    def play(self, pcm, n):
+        """Play n int16 samples of pcm (scaled in place by the volume)."""
+        scale(pcm, n, self.volume * 256 // _MAX_VOLUME)
+        self.i2s.write(memoryview(pcm)[0:2 * n])
+
+    def tone_block(self, freq, volume):
+        """Fill and play one block of a square wave; ~block/rate seconds."""
+        period = self.rate // freq if 20 <= freq <= self.rate // 2 else 0
+        if not period:
+            raise ValueError("max98357a: tone of %d Hz is out of range" % freq)
+        amp = 8000 * volume * self.volume // (_MAX_VOLUME * 100)
+        self.phase = square(self.buf, self.block, self.phase, period, amp)
+        self.i2s.write(self.buf)
+
+    def silence(self):
+        for i in range(len(self.buf)):
+            self.buf[i] = 0
+        self.i2s.write(self.buf)
+
+    def close(self):
+        self.i2s.deinit()

@@ -30,6 +30,18 @@ _CLAIM = re.compile(
     r"scheduled|turned))\b", re.I)
 
 
+_NEGATION = re.compile(r"\b(not|nothing|no|never|cannot|can't|couldn't|didn't|wasn't|won't|isn't|haven't|hasn't)\b|n't\b", re.I)
+
+
+def claims_action(text):
+    """Does the text say something was done? ("nothing was sent" does not.)"""
+    for m in _CLAIM.finditer(text):
+        before = " ".join(text[:m.start()].split()[-3:])
+        if not _NEGATION.search(before + " " + m.group(0)):
+            return True
+    return False
+
+
 def config_path():
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "pocket-agent" / "agent.toml"
@@ -188,7 +200,7 @@ class LLMAgent:
 
     @staticmethod
     def _claims_without_action(text, turn):
-        return not turn.ran and bool(_CLAIM.search(text))
+        return not turn.ran and claims_action(text)
 
     def _final_text(self, content, turn):
         content = (content or "").strip()

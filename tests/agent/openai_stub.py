@@ -39,7 +39,7 @@ class OpenAIStub:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
-                stub.headers.append(dict(self.headers))
+                stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                 turn = stub.turns.pop(0) if stub.turns else text("(stub has no more turns)")

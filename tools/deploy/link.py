@@ -62,9 +62,23 @@ class Link:
 
     # ---- bytes ----
 
+    def lost(self, exc):
+        return PocketError(f"lost the board on {self.port} ({exc})",
+                           hint="it was reset or unplugged; run the same command again: "
+                           "a deploy cut short is repaired by the next one")
+
     def write(self, data):
-        self.serial.write(data)
+        try:
+            self.serial.write(data)
+        except (OSError, serial.SerialException) as exc:
+            raise self.lost(exc) from None
         self.sent += len(data)
+
+    def has_input(self):
+        try:
+            return bool(self.pending) or self.serial.in_waiting > 0
+        except (OSError, serial.SerialException) as exc:
+            raise self.lost(exc) from None
 
     def read_some(self, deadline):
         """At least one byte, or a PocketError once `deadline` (monotonic) passes."""
@@ -72,7 +86,10 @@ class Link:
             data, self.pending = self.pending, b""
             return data
         while True:
-            data = self.serial.read(max(1, self.serial.in_waiting))
+            try:
+                data = self.serial.read(max(1, self.serial.in_waiting))
+            except (OSError, serial.SerialException) as exc:
+                raise self.lost(exc) from None
             if data:
                 return data
             if time.monotonic() > deadline:
@@ -139,7 +156,8 @@ class Link:
 
     def leave(self, soft_reset):
         """Back to the friendly REPL; with soft_reset, boot.py and main.py run again."""
-        self.serial.write(b"\r\x02")
-        if soft_reset:
-            self.serial.write(b"\x04")
-        self.serial.flush()
+        self.write(b"\r\x02\x04" if soft_reset else b"\r\x02")
+        try:
+            self.serial.flush()
+        except (OSError, serial.SerialException) as exc:
+            raise self.lost(exc) from None

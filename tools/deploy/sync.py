@@ -201,11 +201,11 @@ def send(link, ops, progress=None, window=WINDOW, timeout=10.0):
             link.write(stream[sent:sent + n])
             sent += n
             credit -= n
-            if credit > 0 and sent < total and not link.serial.in_waiting:
+            if credit > 0 and sent < total and not link.has_input():
                 continue
         pending += link.read_some(deadline)
         deadline = time.monotonic() + timeout
-        while pending:
+        while pending and not (sent >= total and (done >= len(ops) or failure)):
             b = pending[0]
             if b == remote.OP_FAILED:
                 j = pending.find(b"\n")
@@ -230,7 +230,8 @@ def send(link, ops, progress=None, window=WINDOW, timeout=10.0):
             elif b == 0x04:
                 link.unread(bytes([b]) + pending)
                 out, err = link.finish()
-                raise PocketError(f"the receiver on the board stopped: {err.strip() or out!r}")
+                raise PocketError(f"the receiver on the board stopped early ({done} of {len(ops)} operations "
+                                  f"done, {sent} of {total} bytes sent): {err.strip() or out!r}")
     link.unread(pending)
     out, err = link.finish(timeout)
     if progress:

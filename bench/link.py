@@ -15,7 +15,9 @@ Sections:
 """
 
 import argparse
+import asyncio
 import json
+import resource
 import os
 import select
 import shutil
@@ -51,14 +53,16 @@ def bench():
     out = bytearray(n // 2)
     back = array.array("h", bytes(2 * n))
     st = adpcm.new_state()
-    t = time.ticks_us()
-    for _ in range(10):
-        adpcm.encode(st, pcm, out, 0, n)
-    enc_us = time.ticks_diff(time.ticks_us(), t)
-    t = time.ticks_us()
-    for _ in range(10):
-        adpcm.decode(st, out, 0, back, n)
-    dec_us = time.ticks_diff(time.ticks_us(), t)
+    enc_us = dec_us = 1 << 30
+    for _ in range(5):  # best of five runs of 10 s of audio: the machine is shared
+        t = time.ticks_us()
+        for _ in range(10):
+            adpcm.encode(st, pcm, out, 0, n)
+        enc_us = min(enc_us, time.ticks_diff(time.ticks_us(), t))
+        t = time.ticks_us()
+        for _ in range(10):
+            adpcm.decode(st, out, 0, back, n)
+        dec_us = min(dec_us, time.ticks_diff(time.ticks_us(), t))
     n *= 10
     sink = bytearray(2200)
     total = [0]
@@ -313,6 +317,104 @@ def section_round_trip():
         b.close()
 
 
+def _pcts(xs):
+    q = statistics.quantiles(xs, n=20)
+    return f"p50 {statistics.median(xs):.1f} ms, p95 {q[18]:.1f} ms"
+
+
+async def _until(cond, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def _round_trips(session, n):
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await session.request("sensor_read", (0,))
+        out.append(1000 * (time.perf_counter() - t))
+    return out
+
+
+async def section_twin():
+    from pocket_agent.host.bridge import bridge as bridge_mod
+    from pocket_agent.host.bridge import settings as settings_mod
+    from tests.bridge import twins
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-link-"))
+    print("== 6. Over virtual boards (twin: MicroPython VM behind a pty and the fault relay), through the bridge")
+    t = time.monotonic()
+    first = twins.start(tmp, "tw0")
+    image = tmp / "flash.bin"
+    image.write_bytes(twins.flash_image(first).read_bytes())
+    print(f"  deploying board_app with mpremote and resetting: {time.monotonic() - t:.1f} s")
+    started = [first]
+    try:
+        def settings(ports):
+            return settings_mod.load(None, env={"XDG_CONFIG_HOME": str(tmp / "none")}, ports=ports, scan=False,
+                                     state_db=tmp / "state.sqlite", log_dir=tmp / "logs",
+                                     control_socket=tmp / "bridge.sock")
+
+        br = bridge_mod.Bridge(settings([first.port]))
+        await br.start()
+        s = next(iter(br.sessions.values()))
+        await _until(lambda: s.online, 15)
+        rt = await _round_trips(s, 300)
+        print(f"  control round trip (sensor_read -> sensor_value), 1 twin: {_pcts(rt)}")
+        first.control("faults", to_board={"baud": 115200}, to_host={"baud": 115200})
+        rt = await _round_trips(s, 100)
+        print(f"  the same with the relay at 115200 baud: {_pcts(rt)}")
+        with br.subscribe() as q:
+            t0, b0 = time.monotonic(), s.transport.rx_bytes  # from the request: a conservative figure
+            s.send("display_text", 0, 0, "stream 200 0")
+            while (ev := await asyncio.wait_for(q.get(), 60))["kind"] != "audio":
+                pass
+            t1, b1 = time.monotonic(), s.transport.rx_bytes
+        audio = ev["data"]
+        secs = audio["seconds"]
+        print(f"  board -> host audio at 115200 baud: {secs:.1f} s in {t1 - t0:.1f} s = {secs / (t1 - t0):.2f}x "
+              f"real time, {audio['lost_chunks']} chunks lost (wire {(b1 - b0) / (t1 - t0):.0f} B/s)")
+        pcm = (bytes(range(0, 256, 2)) * 2) * 1600  # 12.8 s
+        t0 = time.monotonic()
+        chunks = await s.play(pcm)
+        with br.subscribe() as q:
+            s.send("display_text", 0, 0, "report")
+            while (ev := await asyncio.wait_for(q.get(), 60))["kind"] != "log":
+                pass
+        t1 = time.monotonic()
+        print(f"  host -> board audio at 115200 baud: {chunks} chunks, {len(pcm) / 32000:.1f} s in {t1 - t0:.1f} s = "
+              f"{len(pcm) / 32000 / (t1 - t0):.2f}x real time; board says: {ev['data']['text']}")
+        first.control("faults", clear=True)
+        await br.stop()
+
+        for i in range(1, 8):
+            started.append(twins.start(tmp, f"tw{i}", image=image))
+        br = bridge_mod.Bridge(settings([tw.port for tw in started]))
+        await br.start()
+        sessions = list(br.sessions.values())
+        ok = await _until(lambda: all(x.online for x in sessions), 30)
+        print(f"  8 twins: all online {ok}")
+        c0, w0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(10)
+        idle = 100 * (time.process_time() - c0) / (time.monotonic() - w0)
+        c0, w0 = time.process_time(), time.monotonic()
+        rts = await asyncio.gather(*(_round_trips(x, 100) for x in sessions))
+        busy = 100 * (time.process_time() - c0) / (time.monotonic() - w0)
+        allrt = [r for xs in rts for r in xs]
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  bridge with 8 twins: CPU {idle:.1f} % of one core idle (heartbeats), {busy:.1f} % while all 8 "
+              f"do round trips; round trip {_pcts(allrt)} ({len(allrt)} requests); peak RSS {rss:.0f} MB")
+        await br.stop()
+    finally:
+        for tw in started:
+            tw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--twin", action="store_true", help="also benchmark over virtual boards and the bridge")
@@ -323,8 +425,7 @@ def main(argv=None):
     section_audio_link(speech)
     section_round_trip()
     if args.twin:
-        from bench import link_twin
-        link_twin.main()
+        asyncio.run(section_twin())
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ class Bridge:
                 data = dict(event["data"])
                 if "pcm" in data:
                     data["pcm_bytes"] = len(data.pop("pcm"))
-                await say({**event, "data": data})
+                await say({"ok": True, **event, "data": data})
 
 
 def _plain(obj):

@@ -9,7 +9,9 @@ A board that floods the port cannot grow the bridge's memory: past
 
 import asyncio
 import collections
+import select
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import serial
@@ -41,7 +43,7 @@ class SerialTransport:
     @classmethod
     async def open(cls, url, baudrate=115200, rx_limit=65536):
         def _open():
-            return serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, write_timeout=5)
+            return serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=5)
         try:
             port = await asyncio.get_running_loop().run_in_executor(None, _open)
         except (serial.SerialException, OSError, ValueError) as exc:
@@ -52,16 +54,26 @@ class SerialTransport:
         self.ready.set()
 
     def _read_loop(self):
+        # Reads never block (timeout 0); the thread waits on the port's file
+        # descriptor where it has one (a tty, a socket), and polls otherwise.
         port = self.port
+        try:
+            fd = port.fileno()
+        except (AttributeError, NotImplementedError, serial.SerialException, OSError):
+            fd = None
         while not self.stop.is_set():
             try:
-                data = port.read(max(1, min(port.in_waiting, 4096)))
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+                if fd is not None:
+                    select.select([fd], [], [], 0.05)
+                data = port.read(4096)
+            except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
                 if not self.stop.is_set():
                     self.error = str(exc) or type(exc).__name__
                     self.loop.call_soon_threadsafe(self._wake)
                 return
             if not data:
+                if fd is None:
+                    time.sleep(0.002)
                 continue
             with self.lock:
                 if self.waiting + len(data) > self.rx_limit:

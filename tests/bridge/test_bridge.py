@@ -234,3 +234,122 @@ def test_cli_runs_the_daemon_and_status_reads_it(tmp_path):
         assert b"link up: vmcli" in err
         r = subprocess.run(pocket + ["status"], env=env, capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and "no bridge is running" in r.stderr and "Traceback" not in r.stderr
+
+
+class TcpBoard:
+    """board_app in the VM behind a TCP socket, for socket:// URLs."""
+
+    def __init__(self):
+        import socket
+        import threading
+        from tests import mpy
+        from .vmboard import APP
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        self.proc = subprocess.Popen([mpy.micropython_exe(), "-X", "heapsize=200K", str(APP), "tcp"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=dict(os.environ, MICROPYPATH=str(mpy.FIRMWARE)))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        conn, _ = self.server.accept()
+        self.conn = conn
+
+        def up():
+            while data := os.read(self.proc.stdout.fileno(), 4096):
+                conn.sendall(data)
+
+        threading.Thread(target=up, daemon=True).start()
+        while data := conn.recv(4096):
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.server.close()
+
+
+class Flood:
+    """A 'board' on a socket that sends garbage as fast as it can."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        self.sent = 0
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.server.accept()
+        junk = bytes((i * 7919) & 0xFF for i in range(65536)).replace(b"\x10", b"\x11")
+        try:
+            while not self.stop:
+                conn.sendall(junk)
+                self.sent += len(junk)
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self):
+        self.stop = True
+        self.server.close()
+
+
+def test_socket_url_board_control_commands_and_a_flooding_board(tmp_path):
+    import resource
+    tcp = TcpBoard()
+    flood = Flood()
+
+    async def main():
+        br = bridge_mod.Bridge(make_settings(tmp_path, [tcp.url, flood.url]))
+        await br.start()
+        try:
+            good = br.sessions["127.0.0.1_%s" % tcp.url.rsplit(":", 1)[1]]
+            bad = br.sessions["127.0.0.1_%s" % flood.url.rsplit(":", 1)[1]]
+            assert await until(lambda: good.online, 15)
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            await asyncio.sleep(3)  # the flood runs
+            loop = asyncio.get_running_loop()
+
+            def control():
+                with Control(br.settings.control_socket) as c:
+                    info = c.call("send", board=good.name, type="info_get", fields={})["reply"]
+                    c.call("send", board=good.name, type="display_text",
+                           fields={"region": 0, "flags": 0, "text": "echo over the socket"})
+                    with Control(br.settings.control_socket) as ev:
+                        ev.call("events", board=good.name)
+                        c.call("send", board=good.name, type="display_text",
+                               fields={"region": 0, "flags": 0, "text": "echo second"})
+                        while (e := ev.answer())["kind"] != "log":
+                            pass
+                    with pytest.raises(Exception, match="no board named"):
+                        c.call("send", board="nope", type="tone", fields={})
+                    return info, e
+
+            t = time.monotonic()
+            info, ev = await loop.run_in_executor(None, control)
+            assert time.monotonic() - t < 5  # the flood does not starve the other board
+            assert info["board"] == "tcp" and ev["data"]["text"] == "second"
+            st = bad.status()
+            assert flood.sent > 20_000_000, flood.sent  # tens of MB thrown at the bridge
+            assert st["state"] != "online" and st["link"]["noise_bytes"] > 1_000_000
+            assert st["rx_dropped"] > 0  # what the bridge could not take in time was dropped, not kept
+            grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+            assert grown_mb < 20, grown_mb
+        finally:
+            flood.stop = True
+            await br.stop()
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        tcp.close()
+        flood.close()

@@ -34,11 +34,12 @@ class Vad:
     def feed(self, level):
         """One frame's level: START, END or 0."""
         loud = level > self.threshold()
-        if not loud:  # only quiet frames move the floor
-            if level < self.floor:
-                self.floor = (self.floor * 3 + level) >> 2
-            else:
-                self.floor += ((level - self.floor) >> 5) + 1
+        if level < self.floor:
+            self.floor = (self.floor * 3 + level) >> 2
+        elif not loud:
+            self.floor += ((level - self.floor) >> 5) + 1
+        else:  # a steady loud noise (a fan) becomes the floor within seconds
+            self.floor += ((level - self.floor) >> 8) + 1
         if not self.active:
             self.run = self.run + 1 if loud else 0
             if self.run >= self.speech_frames:

@@ -1,0 +1,435 @@
+# The app: the state machine (states.Flow) with its shell. Four asyncio
+# tasks (link, input and screen, audio, watchdog) share one App; each step
+# method is also callable on its own, so tests drive the same code.
+import gc
+import sys
+import time
+
+import asyncio
+import link
+import linkio
+
+from . import states as S
+from . import tools
+from .audio import SOUNDS, Capture, Playback
+from .clock import Clock, Timers
+from .power import Power
+from .text import printable, wrap
+from .ui import Painter, View
+
+FIRMWARE = "pocket-fw 0.1.0"
+KEY_FILE = "/approval.key"
+_BUSY = (S.LISTENING, S.THINKING, S.RESPONDING, S.CONFIRM)
+
+
+class Link:
+    """The session with the host; it outlives app restarts."""
+
+    def __init__(self, board, caps, boot_id):
+        self.ep = linkio.Endpoint(None, link.ROLE_BOARD, boot_id, board.get("name", "board"),
+                                  FIRMWARE, caps, slots=6, slot_payload=300)
+        self.io = linkio.Stdio(self.ep)
+
+
+class App:
+    def __init__(self, board, parts, lnk, detector=None, now=None):
+        now = time.ticks_ms() if now is None else now
+        self.board = board
+        self.parts = parts
+        self.link = lnk
+        self.ep = lnk.ep
+        self.heap_budget = board.get("heap", {}).get("budget", 0)
+        self.firmware = FIRMWARE + (" ww:" + detector.model.phrase if detector else " ww:none")
+        d = parts.get("display")
+        self.display = d
+        self.width = d.width if d else 0
+        self.height = d.height if d else 0
+        self.painter = Painter(d, self.width, self.height) if d else None
+        self.view = View()
+        self.flow = S.Flow(now)
+        self.clock = Clock()
+        self.timers = Timers()
+        self.notes = {}
+        self.synced = []
+        self.buttons = parts.get("buttons", [])
+        mic = parts.get("mic")
+        self.capture = Capture(mic, self.ep, parts["vad"], detector) if mic else None
+        if detector is not None:
+            self.view.hint = "say the word"
+        self.playback = Playback(parts["amp"]) if parts.get("amp") else None
+        self.power = Power(d, parts.get("imu"))
+        self.dnd = False
+        self.cid = None
+        self.approver = None
+        self.bad_types = self.ep.dec.bad_type
+        self.dirty = True
+        self.shown_state = -1
+        self.note_until = 0
+        self.swallow = False  # the release of a press that dismissed an overlay
+        self.led_rgb = (0, 0, 0)
+        self.led_mode = 0
+        self.led_period = 1000
+        self.env_at = None  # ticks of the last environment read
+        self.alive = [now, now, now]  # link, ui, audio: when each last ran
+        self.events = 0
+        self.redraws = 0
+        self.pending = []  # log lines for the host, sent at link up
+        self._load_key()
+
+    # -- helpers the tools use
+
+    def send(self, name, *values):
+        return self.ep.send(link.type_of(name), values)
+
+    def log(self, level, text, send=True):
+        if send and self.ep.up:
+            self.ep.send(link.type_of("log"), (level, text[:1000]))
+
+    def reply_error(self, re, code, text, now):
+        self.log(2, text)
+        self.ep.send(link.type_of("error"), (re, code, text[:200]), now)
+
+    def mem_free(self):
+        return gc.mem_free()
+
+    def wake(self, now):
+        if self.power.wake(now):
+            self.dirty = True
+
+    def event(self, ev, now):
+        before = self.flow.state
+        self.apply(self.flow.handle(ev, now), now)
+        self.events += 1
+        if self.flow.state != before:
+            self.dirty = True
+            self.wake(now)
+            if self.flow.state == S.CONFIRM and not self.view.summary:
+                self.flow.handle(S.CONFIRM_CANCEL, now)
+
+    def apply(self, act, now):
+        if not act:
+            return
+        cap = self.capture
+        if act & S.STREAM_START:
+            if cap is None:
+                self.flow.fail("this board has no microphone", now)
+            else:
+                cap.start(now)
+        if act & S.STREAM_END and cap is not None:
+            cap.end(0, now)
+        if act & S.STREAM_CANCEL and cap is not None:
+            cap.end(1, now)
+        if act & S.PLAY_STOP and self.playback is not None:
+            if self.playback.stream >= 0:
+                self.send("audio_stop", self.playback.stream)
+            self.playback.stop()
+        if act & (S.APPROVE | S.DENY | S.CONFIRM_TIMEOUT | S.CONFIRM_CANCELLED):
+            self._confirm_done(act)
+        if act & S.NO_HOST:
+            self.notify("Offline", "No host: I can't listen now.", 2, 2000, now)
+
+    def notify(self, title, text, level, duration, now):
+        self.view.note = (title, wrap(text, 16))
+        self.note_until = time.ticks_add(now, min(duration, 30000))
+        self.dirty = True
+        self.wake(now)
+        if not self.dnd and self.playback is not None and level >= 1:
+            self.playback.sound(SOUNDS[2 if level >= 3 else 0], 60, now)
+
+    def set_led(self, r, g, b, mode, period):
+        self.led_rgb = (r, g, b)
+        self.led_mode = mode
+        self.led_period = max(period, 100)
+        led = self.parts.get("led")
+        if led is not None:
+            led.set(r, g, b) if mode else led.set(0, 0, 0)
+
+    def read_sensor(self, sensor):
+        """(status, values) as sensor_value carries them."""
+        p = self.parts
+        part = (p.get("env"), p.get("imu"), p.get("battery"))[sensor] if sensor < 3 else None
+        if part is None:
+            return 1, []
+        try:
+            return 0, list(part.read())
+        except OSError as e:
+            self.log(3, str(e))
+            return 2, []
+
+    # -- confirmation
+
+    def _load_key(self):
+        import approval
+        key = approval.load_key(KEY_FILE)
+        if key:
+            try:
+                self.approver = approval.Approver(key)
+            except ValueError as e:
+                self.log(3, "approval key: %s" % e, send=False)
+
+    def pair(self, key):
+        import approval
+        self.approver = approval.Approver(key)
+        approval.save_key(KEY_FILE, key)
+
+    def confirm_ask(self, cid, ttl, expiry, nonce, action, now):
+        self.synced.append(cid)
+        if self.approver is None:
+            self.send("confirm_result", cid, 4, b"")
+            return
+        try:
+            summary = self.approver.request(action.encode(), nonce, expiry, ttl)
+        except (ValueError, KeyError) as e:
+            raise tools.BadRequest(tools.E_PAYLOAD, "bad confirmation: %s" % e)
+        self.cid = cid
+        self.view.summary = wrap(printable(summary), 16, 3)
+        self.flow.confirm_ttl = ttl
+        self.event(S.CONFIRM_ASK, now)
+
+    def _confirm_done(self, act):
+        cid = self.cid
+        self.cid = None
+        self.view.summary = []
+        if cid is None:
+            return
+        result, sig = 1, b""
+        if act & S.APPROVE:
+            sig = self.approver.press() if self.approver else None
+            result, sig = (0, sig) if sig else (2, b"")
+        elif act & S.CONFIRM_TIMEOUT:
+            result = 2
+        elif act & S.CONFIRM_CANCELLED:
+            result = 3
+        if self.approver is not None and result:
+            self.approver.deny()
+        self.send("confirm_result", cid, result, sig)
+
+    # -- the steps the tasks run
+
+    def link_step(self, now):
+        io = self.link.io
+        for _ in range(32):
+            before = io.rx_bytes
+            ev = io.pump(now)
+            if ev:
+                tools.dispatch(self, ev, now)
+            elif io.rx_bytes == before:
+                break
+        self.ep.mem_free = gc.mem_free()
+
+    def buttons_step(self, now):
+        for i in range(len(self.buttons)):
+            ev = self.buttons[i].poll(now)
+            if not ev:
+                continue
+            if self.ep.up:
+                self.ep.send(link.type_of("button"), (i, ev - 1, now & 0x3FFFFFFF), now)
+            self.wake(now)
+            if ev == 1 and (self.view.alarm or self.view.note is not None):
+                self.view.alarm = ""  # a press dismisses what is over the screen
+                self.view.note = None
+                if self.playback is not None and self.playback.stream < 0:
+                    self.playback.stop()
+                self.swallow = True
+                self.dirty = True
+                continue
+            if self.swallow and ev != 1:
+                if ev == 2:
+                    self.swallow = False
+                continue
+            if i == 0:
+                self.event(ev + 1, now)  # PRESS, RELEASE, LONG follow the button's order
+            elif ev == 1:
+                self.page(now)
+
+    def page(self, now):
+        """The second button: scroll the answer, flip to the sensors, say no."""
+        s = self.flow.state
+        v = self.view
+        if s == S.RESPONDING:
+            v.top = v.top + 4 if v.top + 4 < len(v.lines) else 0
+            self.flow.since = now
+        elif s == S.IDLE or s == S.OFFLINE:
+            v.sensors = not v.sensors
+            self.env_at = None
+        elif s == S.CONFIRM:
+            self.flow.armed = True
+            self.event(S.LONG, now)
+        self.dirty = True
+
+    def tick(self, now):
+        """Timeouts, timers, notifications, sensors, LED, power, screen."""
+        self.event(S.TICK, now)
+        v = self.view
+        unix = self.clock.unix(now)
+        clock = "--:--"
+        if unix:
+            from .text import clock as fmt
+            clock = fmt(unix, self.clock.offset_min)
+        if clock != v.clock:
+            v.clock = clock
+            self.dirty = True
+        tid = self.timers.due(unix)
+        if tid is not None:
+            due, kind, label = self.timers.items.pop(tid)
+            v.alarm = label or ("Alarm" if kind == 1 else "Timer")
+            if self.playback is not None:
+                self.playback.sound(SOUNDS[3], 100, now)
+            self.send("timer_fired", tid, unix)
+            self.dirty = True
+            self.wake(now)
+        if v.note is not None and time.ticks_diff(now, self.note_until) >= 0:
+            v.note = None
+            self.dirty = True
+        s = self.flow.state
+        if s == S.CONFIRM and self.flow.confirm_ttl:
+            left = 100 - 100 * time.ticks_diff(now, self.flow.since) // self.flow.confirm_ttl
+            left = max(0, left)
+            if left != v.left:
+                v.left = left
+                self.dirty = True
+        if s == S.THINKING or s == S.LISTENING:
+            f = time.ticks_diff(now, self.flow.since) // 250
+            if f != v.frame:
+                v.frame = f
+                self.dirty = True
+        if (s == S.IDLE or s == S.OFFLINE) and self.power.mode != 2:
+            self._sensors(now)
+        self._led(now)
+        if self.power.step(now, s in _BUSY):
+            self.dirty = True
+        if self.dirty and self.painter is not None and self.power.mode != 2:
+            self.redraw()
+
+    def redraw(self):
+        v = self.view
+        v.mem_free = gc.mem_free()
+        self.painter.draw(self.flow.state, v)
+        self.display.show()
+        self.dirty = False
+        self.shown_state = self.flow.state
+        self.redraws += 1
+
+    def _sensors(self, now):
+        if self.env_at is not None and time.ticks_diff(now, self.env_at) < 10000:
+            return
+        self.env_at = now
+        v = self.view
+        env, bat = self.parts.get("env"), self.parts.get("battery")
+        try:
+            if env is not None:
+                v.env = env.read()
+            if bat is not None:
+                v.volts, v.battery = bat.read()
+        except OSError as e:
+            self.log(3, str(e))
+        self.dirty = True
+
+    def _led(self, now):
+        led = self.parts.get("led")
+        if led is None or self.led_mode < 2:
+            return
+        on = (now // (self.led_period // 2)) & 1
+        r, g, b = self.led_rgb if on else (0, 0, 0)
+        led.set(r, g, b)
+
+    def audio_step(self, now):
+        """One mic frame when the mic is wanted; True if one was read."""
+        pb = self.playback
+        if pb is not None:
+            pb.pump(now)
+        cap = self.capture
+        if cap is None:
+            return False
+        s = self.flow.state
+        if not (cap.streaming or (cap.detector is not None and (s == S.IDLE or s == S.OFFLINE))):
+            return False
+        r = cap.frame()
+        if cap.streaming:
+            self.view.level(min(28, cap.level >> 5))
+        if r == 1:
+            self.event(S.WAKE, now)
+        elif r == 2:
+            self.event(S.SPEECH_END, now)
+        return True
+
+    # -- the tasks
+
+    async def _link_task(self):
+        while True:
+            now = time.ticks_ms()
+            self.link_step(now)
+            self.alive[0] = now
+            await asyncio.sleep_ms(4)
+
+    async def _ui_task(self):
+        while True:
+            now = time.ticks_ms()
+            self.buttons_step(now)
+            self.tick(now)
+            self.alive[1] = now
+            await asyncio.sleep_ms(10)
+
+    async def _audio_task(self):
+        while True:
+            now = time.ticks_ms()
+            self.alive[2] = now
+            if not self.audio_step(now):
+                await asyncio.sleep_ms(10)
+            else:
+                await asyncio.sleep_ms(0)
+
+    async def _watchdog_task(self, wdt):
+        while True:
+            now = time.ticks_ms()
+            if wdt is not None and all(time.ticks_diff(now, t) < 4000 for t in self.alive):
+                wdt.feed()  # only while every task still runs
+            await asyncio.sleep_ms(500)
+
+    async def run(self, wdt=None):
+        self.event(S.READY, time.ticks_ms())
+        await asyncio.gather(self._link_task(), self._ui_task(), self._audio_task(),
+                             self._watchdog_task(wdt))
+
+
+def main(board, parts, wdt=None, detector=None, boot_id=0, faults=()):
+    """Run the app for good: an unhandled exception is logged over the link,
+    shown, and the app starts again (the session with the host stays up)."""
+    caps = 0x700  # confirmations, timers, notes: the board always keeps them
+    for bit, key in ((0x001, "display"), (0x002, "led"), (0x004, "amp"), (0x008, "mic"),
+                     (0x010, "env"), (0x020, "imu"), (0x040, "battery")):
+        if parts.get(key) is not None:
+            caps |= bit
+    if parts.get("buttons"):
+        caps |= 0x080
+    lnk = Link(board, caps, boot_id)
+    error = None
+    while True:
+        app = App(board, parts, lnk, detector)
+        app.pending = list(faults)  # told to the host once the link is up
+        if error:
+            app.flow.fail(error, time.ticks_ms())
+        try:
+            asyncio.new_event_loop()  # no task of a crashed app survives into the next
+            asyncio.run(app.run(wdt))
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001  any fault: report, show, restart
+            error = _describe(e)
+            app.log(3, "app crashed, restarting: " + error)
+            app.flow.fail(error.split("\n")[-1] if error else "fault", time.ticks_ms())
+            try:
+                app.redraw()
+            except Exception:  # noqa: BLE001  a dead display must not stop the restart
+                pass
+            error = error.split("\n")[-1]
+            app = None
+            gc.collect()
+            time.sleep_ms(500)
+
+
+def _describe(e):
+    import io
+    buf = io.StringIO()
+    sys.print_exception(e, buf)
+    return buf.getvalue().strip()

@@ -1,0 +1,174 @@
+# The composition root: reads the deployed board definition (/board.json),
+# builds the buses and the drivers, and starts the app. Pins are bound here
+# and nowhere else. Holding the talk button at boot (safe mode) skips the app
+# and leaves the REPL. A part that fails to start is reported and left out;
+# the app runs with what is there.
+import gc
+import json
+import sys
+import time
+
+BOARD_FILE = "/board.json"
+
+
+def load_board(path=BOARD_FILE):
+    try:
+        with open(path) as f:
+            board = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError("cannot read the board definition %s: %s" % (path, e))
+    if not isinstance(board, dict) or "parts" not in board or "buses" not in board:
+        raise ValueError("%s: a board definition needs parts and buses" % path)
+    return board
+
+
+def part(board, name):
+    for p in board["parts"]:
+        if p.get("name") == name:
+            return p
+    return None
+
+
+def safe_mode(board):
+    """True while the talk button is held."""
+    from machine import Pin
+    b = part(board, "button")
+    if b is None:
+        return False
+    pull = Pin.PULL_UP if b.get("pull", "up") == "up" else Pin.PULL_DOWN
+    pin = Pin(b["pin"], Pin.IN, pull)
+    time.sleep_ms(20)  # let the pull settle
+    return pin.value() == b.get("active", 0)
+
+
+def build_bus(bus, port):
+    from machine import I2C, I2S, Pin
+    kind = bus["type"]
+    if kind == "i2c":
+        return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus.get("freq", 400000))
+    if kind == "i2s":
+        rx = bus["mode"] == "rx"
+        return I2S(bus["id"], sck=Pin(bus["sck"]), ws=Pin(bus["ws"]), sd=Pin(bus["sd"]),
+                   mode=I2S.RX if rx else I2S.TX, bits=bus["bits"], format=I2S.MONO,
+                   rate=bus["rate"], ibuf=bus.get("ibuf", 8192))
+    raise ValueError("bus type %r is not supported" % kind)
+
+
+def build_part(p, buses, board):
+    """The driver of one part entry; its bus is built on first use."""
+    kind = p["part"]
+    bus = None
+    if "bus" in p:
+        conf = dict(board["buses"][p["bus"]])
+        conf.setdefault("rate", p.get("rate", 16000))
+        conf.setdefault("bits", p.get("bits", 16))
+        if p["bus"] not in buses:
+            buses[p["bus"]] = build_bus(conf, board["port"])
+        bus = buses[p["bus"]]
+    if kind == "ssd1306":
+        from drivers.ssd1306 import SSD1306
+        return SSD1306(bus, p["addr"], p.get("width", 128), p.get("height", 64))
+    if kind == "bme280":
+        from drivers.bme280 import BME280
+        return BME280(bus, p["addr"])
+    if kind == "mpu6050":
+        from drivers.mpu6050 import MPU6050
+        return MPU6050(bus, p["addr"])
+    if kind == "inmp441":
+        from drivers.inmp441 import INMP441
+        return INMP441(bus, 320, p.get("shift", 16))
+    if kind == "max98357a":
+        from drivers.max98357a import MAX98357A
+        return MAX98357A(bus, p.get("rate", 16000))
+    if kind == "button":
+        from drivers.button import Button
+        return Button(p["pin"], p.get("active", 0), p.get("pull", "up"))
+    if kind == "battery":
+        from machine import ADC, Pin
+        from drivers.battery import Battery
+        adc = ADC(Pin(p["adc"]))
+        if board["port"] == "esp32":
+            adc.atten(ADC.ATTN_11DB)  # the full 0..3.1 V range
+        return Battery(adc, p.get("divider", 2.0))
+    if kind == "ws2812":
+        from drivers.led import Ws2812
+        return Ws2812(p["pin"], p.get("count", 1))
+    if kind == "led":
+        from drivers.led import PlainLed
+        return PlainLed(p["pin"])
+    raise ValueError("part %r is not supported" % kind)
+
+
+_ROLES = {"ssd1306": "display", "bme280": "env", "mpu6050": "imu", "inmp441": "mic",
+          "max98357a": "amp", "battery": "battery", "ws2812": "led", "led": "led"}
+
+
+def build(board, report):
+    """Drivers by role; report(text) hears of each part that failed."""
+    buses = {}
+    parts = {"buttons": [], "faults": []}
+    for p in board["parts"]:
+        try:
+            drv = build_part(p, buses, board)
+        except Exception as e:  # noqa: BLE001  one dead part must not stop the device
+            msg = "%s (%s): %s" % (p.get("name"), p.get("part"), e)
+            parts["faults"].append(msg)
+            report(msg)
+            continue
+        if p["part"] == "button":
+            parts["buttons"].append(drv)
+        else:
+            parts.setdefault(_ROLES[p["part"]], drv)
+    from vad import Vad
+    parts["vad"] = Vad()
+    return parts
+
+
+def wake_word(board, report):
+    """The wake-word detector the board definition asks for, or None (push-to-talk)."""
+    ww = board.get("wakeword")
+    if not ww:
+        return None
+    try:
+        from wakeword.detector import Detector
+        return Detector(ww["model"], ww.get("threshold"))
+    except Exception as e:  # noqa: BLE001  a missing or corrupt model leaves push-to-talk
+        report("wake word off: %s" % e)
+        return None
+
+
+def main():
+    board = load_board()
+    if safe_mode(board):
+        print("safe mode: the button was held at boot; the app is not started")
+        return
+    faults = []
+    parts = build(board, faults.append)
+    detector = wake_word(board, faults.append)
+    gc.collect()
+    wdt = None
+    ms = board.get("watchdog_ms", 8000)
+    if ms:
+        from machine import WDT
+        wdt = WDT(timeout=ms)
+    import os
+    from app import run
+    boot_id = int.from_bytes(os.urandom(4), "little")
+    try:
+        run.main(board, parts, wdt, detector, boot_id, faults)
+    except KeyboardInterrupt:
+        if wdt is not None:
+            _keep_fed(wdt, board["port"])
+        print("app stopped (Ctrl-C); the REPL is yours")
+
+
+def _keep_fed(wdt, port):
+    # A tool took over the board: keep the watchdog quiet while the REPL is in
+    # use (a soft reset stops the timer; the watchdog then resets the board).
+    from machine import Timer
+    t = Timer(0) if port == "esp32" else Timer(-1)  # ESP32 has hardware timers only
+    t.init(period=1000, mode=Timer.PERIODIC, callback=lambda _t: wdt.feed())
+
+
+if __name__ == "__main__":
+    main()

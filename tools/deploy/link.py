@@ -110,17 +110,30 @@ class Link:
 
     # ---- raw REPL ----
 
-    def enter_raw(self, soft_reset=True):
-        """Stop whatever runs and get the raw REPL (after a soft reset: a fresh heap)."""
+    def enter_raw(self, soft_reset=True, timeout=5.0):
+        """Stop whatever runs and get the raw REPL (after a soft reset: a fresh heap).
+
+        The same bytes as mpremote's enter_raw_repl, read in bulk against a
+        deadline instead of polling every 10 ms."""
+        banner = b"raw REPL; CTRL-B to exit\r\n"
         try:
-            self.transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=5)
-            self.read_until(b">")
-        except (TransportError, OSError, serial.SerialException) as exc:
+            self.write(b"\r\x03")
+            time.sleep(0.005)
+            self.serial.reset_input_buffer()
+            self.pending = b""
+            self.write(b"\r\x01")
+            self.read_until(banner + b">", timeout)
+            if soft_reset:
+                self.write(b"\x04")
+                self.read_until(b"soft reboot\r\n", timeout)
+                self.read_until(banner + b">", timeout)
+        except PocketError:
             raise PocketError(
-                f"the board on {self.port} does not answer as MicroPython does ({exc})",
+                f"the board on {self.port} does not answer as MicroPython does",
                 hint="is MicroPython on it? If the board is in its bootloader, reset it; if it has "
                 "no MicroPython yet, run `pocket flash`. A main.py that ignores Ctrl-C needs a reset "
                 "while holding the board's BOOT button (ESP32) or a re-flash.") from None
+        self.transport.in_raw_repl = True
 
     def start(self, code):
         """Send `code` by raw-paste (at the raw prompt, which finish() consumed); it runs as this returns."""

@@ -121,34 +121,34 @@ def find_port(board, port=None, twin=None, state_dir=None):
 
 def holders(port):
     """(pid, command line) of other processes that have `port` open (Linux /proc)."""
+    if not os.path.exists(port):
+        return []
+    target = os.path.realpath(port)
+    me = str(os.getpid())
+    found = []
     try:
-        target = os.stat(port)
+        pids = [d for d in os.listdir("/proc") if d.isdigit() and d != me]
     except OSError:
         return []
-    me = os.getpid()
-    found = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    for d in proc.iterdir():
-        if not d.name.isdigit() or int(d.name) == me:
-            continue
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
         try:
-            fds = list((d / "fd").iterdir())
+            fds = os.listdir(fd_dir)
         except OSError:
             continue
         for fd in fds:
             try:
-                st = os.stat(fd)
+                if os.readlink(f"{fd_dir}/{fd}") != target:
+                    continue
             except OSError:
                 continue
-            if st.st_rdev == target.st_rdev and st.st_ino == target.st_ino and st.st_dev == target.st_dev:
-                try:
-                    cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                except OSError:
-                    cmd = "?"
-                found.append((int(d.name), cmd))
-                break
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                cmd = "?"
+            found.append((int(pid), cmd))
+            break
     return found
 
 

@@ -11,7 +11,7 @@ from pocket_agent.errors import PocketError
 from . import remote
 
 RESERVE_BLOCKS = 2  # LittleFS needs a few free blocks to move metadata around
-WINDOW = 512  # bytes in flight to the board; fits the stdin buffers of the ports
+WINDOW = 256  # bytes in flight to the board: fits the smallest stdin buffer of the ports (esp32: 260)
 
 
 @dataclass

@@ -32,7 +32,7 @@ class Link:
 
 
 class App:
-    def __init__(self, board, parts, lnk, detector=None, now=None):
+    def __init__(self, board, parts, lnk, detector=None, now=None, key_file=KEY_FILE):
         now = time.ticks_ms() if now is None else now
         self.board = board
         self.parts = parts
@@ -71,6 +71,7 @@ class App:
         self.led_period = 1000
         self.env_at = None  # ticks of the last environment read
         self.alive = [now, now, now]  # link, ui, audio: when each last ran
+        self.key_file = key_file
         self.events = 0
         self.redraws = 0
         self.pending = []  # log lines for the host, sent at link up
@@ -160,7 +161,7 @@ class App:
 
     def _load_key(self):
         import approval
-        key = approval.load_key(KEY_FILE)
+        key = approval.load_key(self.key_file)
         if key:
             try:
                 self.approver = approval.Approver(key)
@@ -170,7 +171,7 @@ class App:
     def pair(self, key):
         import approval
         self.approver = approval.Approver(key)
-        approval.save_key(KEY_FILE, key)
+        approval.save_key(self.key_file, key)
 
     def confirm_ask(self, cid, ttl, expiry, nonce, action, now):
         self.synced.append(cid)

@@ -125,7 +125,7 @@ class Loop:
         return [v for (e, v) in self.got if e == t]
 
 
-def make_app(board=None, loud=True, now=0):
+def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.key"):
     """An App on the stand-ins, with the real mic and amp drivers."""
     from app import run
     from drivers.inmp441 import INMP441
@@ -137,7 +137,12 @@ def make_app(board=None, loud=True, now=0):
     lnk = run.Link(board, 0x7FF, 1234)
     loop = Loop(lnk.ep)
     lnk.io = loop
-    app = run.App(board, parts, lnk, None, now)
+    try:
+        import os
+        os.remove(key_file)  # each test app starts unpaired
+    except OSError:
+        pass
+    app = run.App(board, parts, lnk, None, now, key_file)
     from app import states
     app.event(states.READY, now)
     return app, loop

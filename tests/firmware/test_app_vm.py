@@ -1,0 +1,231 @@
+"""The app's shell in the real MicroPython VM with a 200 KB heap: flows, bad
+input from the host, confirmation, timers without a host, and heap use.
+Only the far side of the buses is stood in for (tests/firmware/vmparts.py);
+the same flows run on the twins in test_twin_app.py."""
+
+import hashlib
+import json
+
+from pocket_agent.firmware import approval
+from tests import mpy
+
+VM_PATH = (mpy.FIRMWARE, mpy.ROOT / "tests" / "firmware", ".frozen")
+
+PRELUDE = r'''
+import gc, json, link
+from vmparts import make_app, step
+from app import states as S
+T = link.type_of
+app, loop = make_app()
+now = [0]
+def run(ms, frames=1):
+    end = now[0] + ms
+    while now[0] < end:
+        now[0] += 20
+        step(app, loop, now[0], frames)
+def host(name, *values):
+    loop.host.send(T(name), values, now[0])
+    run(100)
+def press(ms=600, button=0):
+    app.buttons[button].queue.append(1)
+    run(min(ms, 1000))
+    if ms > 1000:  # held: the button driver reports a long press at 1 s
+        app.buttons[button].queue.append(3)
+        run(ms - 1000)
+    app.buttons[button].queue.append(2)
+    run(100)
+def raw(mtype, payload):
+    """A reliable frame the host's endpoint would refuse to build."""
+    h = loop.host
+    h.enc.body[link.HEADER:link.HEADER + len(payload)] = payload
+    n = h.enc.seal(mtype, link.FLAG_RELIABLE, h.tx_rseq, len(payload))
+    h.tx_rseq += 1
+    loop.to_board.extend(memoryview(h.enc.out)[0:n])
+    run(100)
+def out(**kw):
+    print(json.dumps(kw))
+run(300)
+'''
+
+
+def vm(code, heap="200K"):
+    text = mpy.run(PRELUDE + code, path=VM_PATH, heap=heap)
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_push_to_talk_streams_audio_then_the_answer_shows():
+    r = vm(r'''
+press(1000)
+st1 = S.NAMES[app.flow.state]
+starts, ends = loop.named("audio_start"), loop.named("audio_end")
+chunks = len(loop.named("audio_chunk"))
+host("display_text", 2, 0, "Weather")
+host("display_text", 0, 0, "It is 21 degrees and sunny outside today, a fine day for a walk.")
+st2 = S.NAMES[app.flow.state]
+lines = app.view.lines
+run(app.flow.hold_ms + 200)
+out(st1=st1, st2=st2, st3=S.NAMES[app.flow.state], starts=starts, ends=ends, chunks=chunks, lines=lines,
+    title=app.view.title, buttons=loop.named("button"))
+''')
+    assert r["st1"] == "THINKING" and r["st2"] == "RESPONDING" and r["st3"] == "IDLE"
+    assert r["starts"] == [[1, 1, 16000, 0]]
+    # about 1 s of audio in 60 ms chunks; audio_end counts what was sent
+    assert 15 <= r["chunks"] <= 19 and r["ends"] == [[1, r["chunks"], 0]]
+    assert all(len(x) <= 15 for x in r["lines"]) and len(r["lines"]) == 5
+    assert " ".join(r["lines"]) == "It is 21 degrees and sunny outside today, a fine day for a walk."
+    assert r["title"] == "Weather"
+    assert [b[:2] for b in r["buttons"]] == [[0, 0], [0, 1]]
+
+
+def test_a_tap_is_not_speech_and_offline_says_so():
+    r = vm(r'''
+press(100)
+st1 = S.NAMES[app.flow.state]
+ends = loop.named("audio_end")
+loop.keep = False
+loop.host.poll = lambda now: 0  # the host falls silent
+run(4000)
+st2 = S.NAMES[app.flow.state]
+press(600)
+out(st1=st1, ends=ends, st2=st2, st3=S.NAMES[app.flow.state], note=app.view.note)
+''')
+    assert r["st1"] == "IDLE" and r["ends"][0][2] == 1  # broken off
+    assert r["st2"] == "OFFLINE" and r["st3"] == "OFFLINE"
+    assert r["note"][0] == "Offline"
+
+
+def test_bad_input_gets_an_error_reply_and_nothing_crashes():
+    r = vm(r'''
+# a well-formed frame of a type the catalogue does not have
+enc = loop.host.enc
+n = enc.seal(0x7E, link.FLAG_RELIABLE, 40000, 0)
+loop.to_board.extend(memoryview(enc.out)[0:n])
+run(100)
+host("display_text", 0, 0, "x" * 900)  # oversized text
+host("display_text", 7, 0, "hi")  # no such region
+host("sensor_read", 9)  # no such sensor
+host("led", 255, 0, 0, 1, 0)  # this board has no LED
+b = bytearray(300)
+raw(T("info"), b[:link.pack(b, 0, T("info"), (1, "a", "b", "c", 1, 2, 3, 4))])  # only the board sends info
+raw(T("led"), b"red")  # wrong argument types: text where the colour bytes go
+run(300)
+host("info_get")
+run(200)
+out(errors=loop.named("error"), logs=[l[1] for l in loop.named("log")], sensor=loop.named("sensor_value"),
+    info=loop.named("info"), state=S.NAMES[app.flow.state], bad_type=app.ep.dec.bad_type)
+''')
+    codes = [(e[1], e[2]) for e in r["errors"]]
+    assert (2, "unknown message type 0x7e") in codes
+    assert any(c == 1 and "at most 800" in t for c, t in codes)
+    assert any(c == 1 and "region 7" in t for c, t in codes)
+    assert any(c == 4 and "LED" in t for c, t in codes)
+    assert any(c == 2 and "info" in t for c, t in codes)
+    assert any(c == 1 and "bad led payload" in t for c, t in codes)
+    assert r["errors"][0][0] == 40000  # the reply names the request it answers
+    assert r["sensor"][0][1:] == [9, 1, []]  # "no such sensor", as the spec says
+    assert len(r["logs"]) >= 6 and r["bad_type"] == 1
+    assert r["info"] and r["info"][0][1] == "vmboard" and r["state"] == "IDLE"
+
+
+def test_confirmation_press_approves_long_press_denies_timeout_and_cancel():
+    r = vm(r'''
+key = bytes(range(32))
+def ask(cid, summary, ttl=5000):
+    action = json.dumps({"tool": "send", "summary": summary})
+    host("confirm_request", cid, ttl, 1700000000000, bytes(16), action)
+    return action
+host("confirm_request", 1, 5000, 1700000000000, bytes(16), '{"summary": "x"}')  # not paired yet
+host("pair", key)
+a2 = ask(2, "Send Alice: on my way")
+shown = (S.NAMES[app.flow.state], app.view.summary)
+press(200)
+ask(3, "Buy milk")
+press(1300)
+ask(4, "Delete notes", ttl=1000)
+run(1300)
+ask(5, "Order pizza")
+host("confirm_cancel", 5)
+out(results=[(c[0], c[1]) for c in loop.named("confirm_result")], shown=shown, state=S.NAMES[app.flow.state])
+''')
+    res = {c[0]: (c[1],) for c in r["results"]}
+    assert res[1] == (4,)
+    assert r["shown"] == ["CONFIRM", ["Send Alice: on", "my way"]]
+    assert res[2][0] == 0 and res[3][0] == 1 and res[4][0] == 2 and res[5][0] == 3
+    assert r["state"] == "IDLE"
+    # the signature is the one the host's verifier expects
+    ok = vm(r'''
+import approval, hashlib
+host("pair", bytes(range(32)))
+action = json.dumps({"summary": "Send Bob: hi"})
+host("confirm_request", 9, 5000, 1700000000123, b"n" * 16, action)
+press(200)
+res = loop.named("confirm_result")[0]
+out(result=res[1], sig=res[2].hex(), action=action)
+''')
+    want = approval.hmac_sha256(bytes(range(32)), approval.message(
+        hashlib.sha256(ok["action"].encode()).digest(), b"n" * 16, 1700000000123))
+    assert ok["result"] == 0 and bytes.fromhex(ok["sig"]) == want
+
+
+def test_timer_fires_without_a_host_and_is_reported_when_it_returns():
+    r = vm(r'''
+host("clock_set", 1700000000, 0, 60)
+host("timer_set", 77, 1700000003, 0, "Tea")
+loop.keep = False
+real_poll = loop.host.poll
+loop.host.poll = lambda now: 0  # the host is gone
+run(4000)
+st = S.NAMES[app.flow.state]
+alarm = app.view.alarm
+press(100)  # dismisses the alarm
+cleared = app.view.alarm
+loop.host.poll = real_poll
+loop.keep = True
+run(6000)
+out(st=st, alarm=alarm, cleared=cleared, fired=loop.named("timer_fired"), clock=app.view.clock)
+''')
+    assert r["st"] == "OFFLINE" and r["alarm"] == "Tea" and r["cleared"] == ""
+    assert r["fired"] and r["fired"][0][0] == 77 and r["fired"][0][1] >= 1700000003
+    assert r["clock"] == "23:13"  # 22:13 UTC plus the 60 minutes offset
+
+
+def test_no_heap_growth_over_1000_state_cycles_and_no_allocation_in_the_audio_path():
+    r = vm(r'''
+def cycle():
+    press(400)  # IDLE -> LISTENING -> THINKING
+    host("display_text", 0, 0, "Answer number %d is here" % (now[0] % 1000))
+    run(app.flow.hold_ms + 40)  # RESPONDING -> IDLE
+loop.keep = False
+for _ in range(20):
+    cycle()
+gc.collect()
+a0 = gc.mem_alloc()
+cycles0 = app.flow.changes
+for _ in range(1000):
+    cycle()
+gc.collect()
+a1 = gc.mem_alloc()
+# the audio path: a mic frame read, converted, VAD, chunked and sent as ADPCM
+app.buttons[0].queue.append(1)
+run(100)
+cap = app.capture
+sent = [0]
+def wire(buf, n):  # the UART: takes the bytes, keeps nothing
+    sent[0] += n
+app.ep.write = wire
+for _ in range(10):
+    app.audio_step(now[0])
+gc.collect()
+gc.disable()
+b0 = gc.mem_alloc()
+for _ in range(60):  # 1.2 s: the steady test tone is not yet taken for room noise
+    app.audio_step(now[0])
+b1 = gc.mem_alloc()
+gc.enable()
+out(growth=a1 - a0, changes=app.flow.changes - cycles0, audio=b1 - b0, streaming=cap.streaming, wire=sent[0],
+    sent=cap.index, alloc=a1, state=S.NAMES[app.flow.state])
+''')
+    assert r["changes"] >= 4000  # each cycle visits LISTENING, THINKING, RESPONDING, IDLE
+    assert r["growth"] == 0, r
+    assert r["streaming"] and r["sent"] >= 20 and r["wire"] > 20 * 480, r
+    assert r["audio"] == 0, r

@@ -129,6 +129,50 @@ def section_vm():
     print(f"  audio needs {per_s:.1f} frames/s each way; one audio frame is {wire} bytes on the wire")
 
 
+VM_STDIO = """
+import time, link, linkio
+def main():
+    ep = linkio.Endpoint(None, link.ROLE_BOARD, 1, "b", "f")
+    io = linkio.Stdio(ep, whole_frames=%s)
+    ep.up = True
+    n = 0
+    t = 0
+    while not io.closed:
+        ev = io.pump(0)
+        if ev == link.AUDIO_CHUNK:
+            if n == 0:
+                t = time.ticks_us()
+                b0 = io.rx_bytes
+            n += 1
+            ep.last_rx = 0
+    us = time.ticks_diff(time.ticks_us(), t)
+    print(n, io.rx_bytes - b0, us)
+main()
+"""
+
+
+def section_stdio():
+    ep = linkio.Endpoint(None, link.ROLE_HOST, 2)
+    frames = []
+    ep.write = lambda b, n: frames.append(bytes(b[:n]))
+    ep.up = True
+    for i in range(400):
+        ep.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + 512] = bytes(range(256)) * 2
+        ep.send_audio(1, i, 0, 0, 1024, 512)
+    data = b"".join(frames)
+    for whole, how in ((True, "poll, then the rest of the frame at once"), (False, "poll before every byte")):
+        with tempfile.TemporaryFile() as f:
+            f.write(data)
+            f.seek(0)
+            out = subprocess.run([mpy.micropython_exe(), "-X", "heapsize=200K", "-c", VM_STDIO % whole], stdin=f,
+                                 capture_output=True, env=dict(os.environ, MICROPYPATH=str(mpy.FIRMWARE)),
+                                 timeout=300).stdout.split()
+        n, nbytes, us = map(int, out)
+        rate = nbytes / (us / 1e6)
+        print(f"  board stdin reader ({how}): {rate / 1e3:,.0f} KB/s on unix; ~{rate / ESP32_FACTOR / 1e3:.0f} KB/s "
+              f"on ESP32-S3 = {100 * BAUD_BYTES / (rate / ESP32_FACTOR):.0f} % of one core at a full 115200-baud link")
+
+
 def section_host():
     ep = linkio.Endpoint(lambda b, n: None, link.ROLE_HOST, 1)
     ep.up = True
@@ -420,6 +464,7 @@ def main(argv=None):
     ap.add_argument("--twin", action="store_true", help="also benchmark over virtual boards and the bridge")
     args = ap.parse_args(argv)
     section_vm()
+    section_stdio()
     section_host()
     speech = section_overhead()
     section_audio_link(speech)

@@ -32,6 +32,8 @@ FLAG_RELIABLE = const(1)  # the receiver acknowledges; seq counts reliable frame
 _DLE = const(0x10)
 _SOF = const(0x53)
 _MASK = const(0xF0)
+DLE = _DLE  # a frame starts with DLE SOF
+SOF = _SOF
 
 # Why the reader stopped (Decoder.status) and what Endpoint.poll reports.
 FRAME = const(1)

@@ -4,6 +4,8 @@ the audio path measured with gc.mem_alloc()."""
 
 import json
 import os
+
+import pytest
 import select
 import subprocess
 import time
@@ -192,3 +194,48 @@ def test_stdio_reads_frames_without_allocating():
     alloc, n, rx = map(int, proc.stderr.split())
     assert n >= 39 and rx == len(data)  # the first chunk may finish during warm-up
     assert alloc == 0, f"reading 40 frames from stdin allocated {alloc} bytes"
+
+
+VM_STDIO_FRAMES = """
+import link, linkio, sys
+def main():
+    ep = linkio.Endpoint(None, link.ROLE_BOARD, 1, "b", "f")
+    io = linkio.Stdio(ep, whole_frames=%s)
+    ep.up = True
+    seen = []
+    while not io.closed:
+        ev = io.pump(0)
+        if ev > 0:
+            seen.append(link.u16(ep.dec.body, link.AUDIO_INDEX) if ev == link.AUDIO_CHUNK else -ev)
+            ep.last_rx = 0
+    sys.stderr.write(" ".join(str(x) for x in seen) + "\\n" + str(ep.dec.bad_frames()))
+main()
+"""
+
+
+@pytest.mark.parametrize("whole_frames", [True, False])
+def test_stdio_reads_frames_that_arrive_in_pieces_among_garbage(whole_frames):
+    import random
+    frames = []
+    host = linkio.Endpoint(lambda b, n: frames.append(bytes(b[:n])), link.ROLE_HOST, 2, "h", "h")
+    host.up = True
+    for i in range(30):
+        n = 40 + 17 * i
+        host.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + n] = bytes(range(256))[:n] if n < 256 else bytes(n)
+        host.send_audio(3, i, 0, 0, 2 * n, n)
+    rng = random.Random(4)
+    stream = b"".join(rng.choice([b"", b">>> ", b"\x10", b"\x10\x10"]) + f for f in frames)
+    proc = subprocess.Popen([mpy.micropython_exe(), "-X", "heapsize=200K", "-c", VM_STDIO_FRAMES % whole_frames],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, MICROPYPATH=str(mpy.FIRMWARE)))
+    i = 0
+    while i < len(stream):  # pieces of 1..300 bytes, a little apart, as a serial port delivers them
+        k = rng.randint(1, 300)
+        proc.stdin.write(stream[i:i + k])
+        proc.stdin.flush()
+        i += k
+        time.sleep(rng.choice([0, 0, 0.001, 0.005]))
+    proc.stdin.close()
+    out = proc.stderr.read().decode().split("\n")
+    proc.wait(timeout=30)
+    assert [int(x) for x in out[0].split()] == list(range(30)) and out[1] == "0"

@@ -85,22 +85,18 @@ def test_silence_takes_the_link_down_and_the_outbox_waits_for_the_next_session()
     assert a.up and got == [440, 880] and a.pending() == 0
 
 
-def test_a_newer_peer_with_no_common_version_gets_no_session():
-    a, b, step = pair()
-    b_hello = b._send_hello
-    link_version = linkio.VERSION
-
-    def hello_from_the_future(now, reply, session):
-        linkio.VERSION = 9
-        try:
-            vals = (reply, session, 9, 9, b.role, b.boot_id, 0, 1024, "b", "f")
-            n = link.pack(b.enc.body, link.HEADER, link.HELLO, vals)
-            b._emit(link.HELLO, 0, 0, n)
-        finally:
-            linkio.VERSION = link_version
-
-    b._send_hello = hello_from_the_future
-    for t in range(0, 1000, 50):
-        step(t)
-    assert not a.up and a.dec.bad_version > 0
-    b._send_hello = b_hello
+def test_no_session_without_a_common_version_or_with_a_peer_of_the_same_role():
+    from . import make_vectors, spec_ref
+    wires = []
+    host = linkio.Endpoint(lambda b, n: wires.append(bytes(b[:n])), link.ROLE_HOST, 1, "host", "h")
+    future = make_vectors.payload(link.HELLO, [0, 77, 9, 9, link.ROLE_BOARD, 5, 0, 1024, "b", "f"])
+    echo = make_vectors.payload(link.HELLO, [0, 78, 1, 1, link.ROLE_HOST, 5, 0, 1024, "h", "h"])
+    for t, payload in enumerate((future, echo, future)):
+        host.feed(spec_ref.frame(link.HELLO, payload, version=9 if payload is future else 1))
+        while host.poll(t * 100):
+            pass
+    assert not host.up and host.dec.bad_version == 2 and host.bad_payload == 1
+    # and it answered neither: everything it sent is its own hello (reply 0)
+    replies = [link.unpack(link.HELLO, body, 0, len(body))[0]
+               for _, _, _, body in (spec_ref.frames_in(w)[0] for w in wires)]
+    assert replies and set(replies) == {0}

@@ -105,8 +105,8 @@ _ROLES = {"ssd1306": "display", "bme280": "env", "mpu6050": "imu", "inmp441": "m
 
 def build(board, report):
     """Drivers by role; report(text) hears of each part that failed."""
-    buses = {}
-    parts = {"buttons": [], "faults": []}
+    buses: dict = {}
+    parts: dict = {"buttons": [], "faults": []}
     for p in board["parts"]:
         try:
             drv = build_part(p, buses, board)
@@ -142,7 +142,7 @@ def main():
     if safe_mode(board):
         print("safe mode: the button was held at boot; the app is not started")
         return
-    faults = []
+    faults: list = []
     parts = build(board, faults.append)
     detector = wake_word(board, faults.append)
     gc.collect()

@@ -80,7 +80,7 @@ class Capture:
         self.level = mic.read()
         self.frames += 1
         if self.streaming:
-            copy16(self.acc, self.fill, mic.pcm, mic.frame)
+            copy16(self.acc, self.fill, mic.pcm, mic.frame)  # type: ignore[arg-type]
             self.fill += mic.frame
             if self.fill >= CHUNK:
                 self._flush()

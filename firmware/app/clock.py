@@ -1,15 +1,6 @@
 # Wall time from the host's clock_set, kept against ticks_ms; and the timers
 # the host sets, which fire here, host or no host.
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython (tests)
-    import time as _t
-
-    def ticks_ms():
-        return int(_t.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from time import ticks_diff
 
 _REBASE_MS = 3600000  # re-anchor hourly so ticks never get near their wrap
 

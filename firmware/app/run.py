@@ -195,8 +195,11 @@ class App:
             return
         result, sig = 1, b""
         if act & S.APPROVE:
-            sig = self.approver.press() if self.approver else None
-            result, sig = (0, sig) if sig else (2, b"")
+            signed = self.approver.press() if self.approver else None
+            if signed:
+                result, sig = 0, signed
+            else:  # it ran out while the button went down
+                result = 2
         elif act & S.CONFIRM_TIMEOUT:
             result = 2
         elif act & S.CONFIRM_CANCELLED:
@@ -303,6 +306,8 @@ class App:
             self.redraw()
 
     def redraw(self):
+        if self.painter is None:
+            return
         v = self.view
         v.mem_free = gc.mem_free()
         self.painter.draw(self.flow.state, v)
@@ -424,7 +429,7 @@ def main(board, parts, wdt=None, detector=None, boot_id=0, faults=()):
             except Exception:  # noqa: BLE001  a dead display must not stop the restart
                 pass
             error = error.split("\n")[-1]
-            app = None
+            del app
             gc.collect()
             time.sleep_ms(500)
 

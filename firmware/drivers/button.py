@@ -16,7 +16,8 @@ class Button:
         pull_mode = {"up": Pin.PULL_UP, "down": Pin.PULL_DOWN, "none": None}
         if pull not in pull_mode:
             raise ValueError("button: pull must be up, down or none, not %r" % (pull,))
-        self.pin = Pin(pin, Pin.IN, pull_mode[pull])
+        mode = pull_mode[pull]
+        self.pin = Pin(pin, Pin.IN) if mode is None else Pin(pin, Pin.IN, mode)
         self.active = active
         self.long_ms = long_ms
         self.down = self.pin.value() == active

@@ -2,6 +2,7 @@
 # "Data output") gives 24-bit two's complement samples, MSB first, in a 32-bit
 # slot (L/R low: left channel). The caller opens the I2S bus in RX mode,
 # 32 bits, mono; this driver turns each slot into a 16-bit sample.
+from array import array
 import micropython
 
 
@@ -44,14 +45,15 @@ class INMP441:
         self.frame = frame
         self.shift = shift
         self.raw = bytearray(4 * frame)
-        self.pcm = bytearray(2 * frame)
+        self.pcm = array("h", bytes(2 * frame))  # int16 for the wake word's plain-Python path
         self.level = 0
 
     def read(self):
         n = self.i2s.readinto(self.raw)
         if n != len(self.raw):
             raise OSError("inmp441: short read of %d bytes" % n)
-        self.level = slots_to_pcm(self.raw, self.frame, self.pcm, self.shift) // self.frame
+        total = slots_to_pcm(self.raw, self.frame, self.pcm, self.shift)  # type: ignore[arg-type]
+        self.level = total // self.frame
         return self.level
 
     def close(self):

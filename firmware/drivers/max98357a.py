@@ -46,7 +46,7 @@ class MAX98357A:
 
     def play(self, pcm, n):
         """Play n int16 samples of pcm (scaled in place by the volume)."""
-        scale(pcm, n, self.volume * 256 // _MAX_VOLUME)
+        scale(pcm, n, self.volume * 256 // _MAX_VOLUME)  # type: ignore[arg-type]  # viper takes any buffer
         self.i2s.write(memoryview(pcm)[0:2 * n])
 
     def tone_block(self, freq, volume):
@@ -55,7 +55,7 @@ class MAX98357A:
         if not period:
             raise ValueError("max98357a: tone of %d Hz is out of range" % freq)
         amp = 8000 * volume * self.volume // (_MAX_VOLUME * 100)
-        self.phase = square(self.buf, self.block, self.phase, period, amp)
+        self.phase = square(self.buf, self.block, self.phase, period, amp)  # type: ignore[arg-type]
         self.i2s.write(self.buf)
 
     def silence(self):

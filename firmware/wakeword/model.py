@@ -7,7 +7,7 @@ import struct
 try:
     from binascii import crc32
 except ImportError:  # a port without crc32 skips the check, not the model
-    crc32 = None
+    crc32 = None  # type: ignore[assignment]
 
 MAGIC = b"PWWM"
 VERSION = 1

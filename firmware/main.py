@@ -129,9 +129,11 @@ def wake_word(board, report):
     ww = board.get("wakeword")
     if not ww:
         return None
+    model = ww.get("model", "")
+    path = model if model.startswith("/") else "/%s.pwm" % model  # deploy puts models at the root
     try:
         from wakeword.detector import Detector
-        return Detector(ww["model"], ww.get("threshold"))
+        return Detector(path, ww.get("threshold"))
     except Exception as e:  # noqa: BLE001  a missing or corrupt model leaves push-to-talk
         report("wake word off: %s" % e)
         return None

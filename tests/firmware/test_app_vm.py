@@ -229,3 +229,46 @@ out(growth=a1 - a0, changes=app.flow.changes - cycles0, audio=b1 - b0, streaming
     assert r["growth"] == 0, r
     assert r["streaming"] and r["sent"] >= 20 and r["wire"] > 20 * 480, r
     assert r["audio"] == 0, r
+
+
+def _random_model():
+    import numpy as np
+
+    from pocket_agent.models.wakeword import frontend, net
+    rng = np.random.default_rng(5)
+    p = net.init(rng, channels=24)
+    speech = (8000 * np.sin(np.arange(48000) * 0.2) * np.sin(np.arange(48000) * 0.001)).astype(np.int16)
+    q = net.calibrate(p, frontend.features(speech)[None])
+    return net.export(p, q, "hey test", smooth=3, refractory=20, threshold=0.6)
+
+
+def test_wake_word_is_wired_and_a_bad_model_leaves_push_to_talk(tmp_path):
+    good = tmp_path / "good.pwm"
+    good.write_bytes(_random_model().to_bytes())
+    bad = tmp_path / "bad.pwm"
+    bad.write_bytes(good.read_bytes()[:-7])  # truncated
+    r = vm(r'''
+import main
+from app import run
+said = []
+dets = {}
+for name, model in (("good", "%s"), ("bad", "%s"), ("missing", "/nowhere/hey.pwm")):
+    dets[name] = main.wake_word({"wakeword": {"model": model, "threshold": 0.7}}, said.append)
+det = dets["good"]
+app2 = run.App(app.board, app.parts, app.link, det, now[0])
+app2.event(S.READY, now[0])
+app2.event(S.LINK_UP, now[0])
+fed = 0
+for _ in range(50):
+    fed += app2.audio_step(now[0])
+out(kinds=[type(d).__name__ for d in (dets["good"], dets["bad"], dets["missing"])], said=said,
+    frames=det.frames, fed=fed, firmware=app2.firmware, hint=app2.view.hint, threshold=det.threshold,
+    ptt=[S.NAMES[app2.flow.state], app2.flow.handle(S.PRESS, now[0]) == S.STREAM_START])
+''' % (good, bad), heap="320K")  # two apps and the host's endpoint share this VM's heap; heap is measured elsewhere
+    assert r["kinds"] == ["Detector", "NoneType", "NoneType"]
+    assert len(r["said"]) == 2 and all(s.startswith("wake word off:") for s in r["said"])
+    assert "truncated" in r["said"][0]
+    # in IDLE every mic frame goes to the detector (20 ms frames: one feature frame each)
+    assert r["fed"] == 50 and r["frames"] >= 45
+    assert r["firmware"].endswith("ww:hey test") and r["threshold"] == 0.7
+    assert r["ptt"] == ["IDLE", True]  # push-to-talk still works

@@ -86,7 +86,7 @@ class Loop:
         self.to_host = bytearray()
         self.rx_bytes = 0
         board_ep.write = self._board_write
-        self.host = linkio.Endpoint(self._host_write, link.ROLE_HOST, 99, "host", "test", slots=16,
+        self.host = linkio.Endpoint(self._host_write, link.ROLE_HOST, 99, "host", "test", slots=8,
                                     slot_payload=1024)
         self.got = []  # (type, values) the host received
         self.keep = True

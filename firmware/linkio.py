@@ -425,13 +425,24 @@ class Stdio:
         return ready
 
     def pump(self, now):
-        """Read what has arrived (at most one chunk) and poll the endpoint
-        once: returns what Endpoint.poll returns."""
+        """Read what has arrived and poll the endpoint: returns what
+        Endpoint.poll returns (call again until it returns 0)."""
         dec = self.ep.dec
         if dec.i < dec.end:  # the last chunk is not used up yet
             return self.ep.poll(now)
+        for _ in range(6):  # a frame's start, header and body: a few reads at most
+            n = self._read(dec.st)
+            if not n:
+                break
+            self.rx_bytes += n
+            dec.feed(self.rx, n)
+            ev = self.ep.poll(now)
+            if ev:
+                return ev
+        return self.ep.poll(now)
+
+    def _read(self, st):
         rx = self.rx
-        st = dec.st
         n = 0
         if self.whole_frames and st[0] >= 2:  # inside a frame: ask for what it still needs
             if self._ready():
@@ -441,19 +452,16 @@ class Stdio:
                 n = self.inp.readinto(rx, k) or 0
                 if not n:
                     self.closed = True
-        else:
-            prev = DLE if st[0] == 1 else 0
-            while n < len(rx) and self._ready():
-                if not self.inp.readinto(self.one):
-                    self.closed = True
-                    break
-                b = self.one[0]
-                rx[n] = b
-                n += 1
-                if b == SOF and prev == DLE and self.whole_frames:
-                    break  # a frame starts: the next call reads it whole
-                prev = b
-        if n:
-            self.rx_bytes += n
-            dec.feed(rx, n)
-        return self.ep.poll(now)
+            return n
+        prev = DLE if st[0] == 1 else 0
+        while n < len(rx) and self._ready():
+            if not self.inp.readinto(self.one):
+                self.closed = True
+                break
+            b = self.one[0]
+            rx[n] = b
+            n += 1
+            if b == SOF and prev == DLE and self.whole_frames:
+                break  # a frame starts: read it whole next
+            prev = b
+        return n

@@ -44,8 +44,7 @@ class SSD1306(framebuf.FrameBuffer):
         self.pages = height // 8
         self.buf = bytearray(width * self.pages)
         super().__init__(self.buf, width, height, framebuf.MONO_VLSB)
-        self._cmd = bytearray(2)
-        self._cmd[0] = 0x80  # Co=1: one command byte follows
+        self._cmd = bytearray(3)  # control byte (a stream of commands), command, argument
         self._window = bytearray((_CTRL_CMD, _COLUMN_ADDR, 0, width - 1, _PAGE_ADDR, 0, self.pages - 1))
         self._data = [b"\x40", self.buf]  # writevto: control byte then the frame, no copy
         self.powered = False
@@ -70,10 +69,15 @@ class SSD1306(framebuf.FrameBuffer):
         self.show()
         self.power(True)
 
-    def _command(self, c):
-        self._cmd[1] = c
+    def _command(self, c, arg=-1):
+        buf = self._cmd
+        buf[1] = c
+        n = 2
+        if arg >= 0:
+            buf[2] = arg
+            n = 3
         try:
-            self.i2c.writeto(self.addr, self._cmd)
+            self.i2c.writeto(self.addr, memoryview(buf)[0:n])
         except OSError as e:
             raise OSError("ssd1306 at 0x%02x: command 0x%02x failed (%s)" % (self.addr, c, e))
 
@@ -83,8 +87,7 @@ class SSD1306(framebuf.FrameBuffer):
 
     def contrast(self, level):
         """0..255; the panel's brightness."""
-        self._command(_SET_CONTRAST)
-        self._command(level & 0xFF)
+        self._command(_SET_CONTRAST, level & 0xFF)
 
     def invert(self, on):
         self._command(_NORMAL | (1 if on else 0))

@@ -406,7 +406,9 @@ async def section_twin():
         br = bridge_mod.Bridge(settings([first.port]))
         await br.start()
         s = next(iter(br.sessions.values()))
-        await _until(lambda: s.online, 15)
+        if not await _until(lambda: s.online, 30):
+            print("  the twin's app did not come online:", s.status())
+            return
         rt = await _round_trips(s, 300)
         print(f"  control round trip (sensor_read -> sensor_value), 1 twin: {_pcts(rt)}")
         first.control("faults", to_board={"baud": 115200}, to_host={"baud": 115200})

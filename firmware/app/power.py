@@ -12,15 +12,15 @@ _MOTION_EVERY_MS = const(200)
 
 
 class Power:
-    def __init__(self, display, imu=None, dim_ms=20000, blank_ms=60000, brightness=100):
+    def __init__(self, display, imu=None, now=0, dim_ms=20000, blank_ms=60000, brightness=100):
         self.display = display
         self.imu = imu
         self.dim_ms = dim_ms
         self.blank_ms = blank_ms
         self.brightness = brightness
         self.mode = AWAKE
-        self.last = time.ticks_ms()
-        self.last_motion = self.last
+        self.last = now
+        self.last_motion = now
         self.prev = [0, 0, 0]
         self.ref = False  # prev holds a reading taken since the screen dimmed
         self.wakes = 0

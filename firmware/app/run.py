@@ -57,7 +57,7 @@ class App:
         if detector is not None:
             self.view.hint = "say the word"
         self.playback = Playback(parts["amp"]) if parts.get("amp") else None
-        self.power = Power(d, parts.get("imu"))
+        self.power = Power(d, parts.get("imu"), now)
         self.dnd = False
         self.cid = None
         self.approver = None

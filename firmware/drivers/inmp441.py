@@ -45,13 +45,17 @@ class INMP441:
         self.frame = frame
         self.shift = shift
         self.raw = bytearray(4 * frame)
+        self._mv = memoryview(self.raw)
         self.pcm = array("h", bytes(2 * frame))  # int16 for the wake word's plain-Python path
         self.level = 0
 
     def read(self):
         n = self.i2s.readinto(self.raw)
-        if n != len(self.raw):
-            raise OSError("inmp441: short read of %d bytes" % n)
+        while n < len(self.raw):  # the ports fill the buffer; be safe if one returns early
+            got = self.i2s.readinto(self._mv[n:])
+            if not got:
+                raise OSError("inmp441: the I2S bus stopped after %d of %d bytes" % (n, len(self.raw)))
+            n += got
         total = slots_to_pcm(self.raw, self.frame, self.pcm, self.shift)  # type: ignore[arg-type]
         self.level = total // self.frame
         return self.level

@@ -272,3 +272,38 @@ out(kinds=[type(d).__name__ for d in (dets["good"], dets["bad"], dets["missing"]
     assert r["fed"] == 50 and r["frames"] >= 45
     assert r["firmware"].endswith("ww:hey test") and r["threshold"] == 0.7
     assert r["ptt"] == ["IDLE", True]  # push-to-talk still works
+
+
+def test_screen_dims_then_blanks_and_a_tap_or_a_button_wakes_it():
+    r = vm(r'''
+class Imu:  # the accelerometer's readings, as the MPU-6050 driver returns them
+    def __init__(self):
+        self.v = [0, 0, 1000, 0, 0, 0]
+    def read(self):
+        return self.v
+imu = Imu()
+app.power.imu = imu
+d = app.display
+run(19000)
+m0 = (app.power.mode, d.level)
+run(2000)
+m1 = (app.power.mode, d.level)
+run(40000)
+m2 = (app.power.mode, d.powered)
+shows = d.shows
+run(1000)
+still = d.shows == shows  # nothing is drawn while blank
+imu.v = [600, 0, 800, 0, 0, 0]  # lifted
+run(400)
+m3 = (app.power.mode, d.powered, d.level)
+run(62000)
+app.buttons[1].queue.append(1)
+run(100)
+m4 = (app.power.mode, d.powered)
+out(m0=m0, m1=m1, m2=m2, still=still, m3=m3, m4=m4, wakes=app.power.wakes)
+''')
+    assert r["m0"] == [0, 255]  # awake for 20 s
+    assert r["m1"] == [1, 31]  # then dimmed to an eighth
+    assert r["m2"] == [2, False] and r["still"]  # blank after 60 s, and no drawing
+    assert r["m3"] == [0, True, 255]  # a lift wakes it
+    assert r["m4"] == [0, True] and r["wakes"] == 2  # so does a button

@@ -140,6 +140,8 @@ def wake_word(board, report):
 
 
 def main():
+    gc.collect()
+    base = gc.mem_alloc()  # what the port's runtime holds before the app: not the app's
     board = load_board()
     if safe_mode(board):
         print("safe mode: the button was held at boot; the app is not started")
@@ -157,7 +159,7 @@ def main():
     from app import run
     boot_id = int.from_bytes(os.urandom(4), "little")
     try:
-        run.main(board, parts, wdt, detector, boot_id, faults)
+        run.main(board, parts, wdt, detector, boot_id, faults, base)
     except KeyboardInterrupt:
         if wdt is not None:
             _keep_fed(wdt, board["port"])

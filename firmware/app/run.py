@@ -72,6 +72,7 @@ class App:
         self.env_at = None  # ticks of the last environment read
         self.alive = [now, now, now]  # link, ui, audio: when each last ran
         self.key_file = key_file
+        self.heap_base = 0  # heap in use before the app started (the port's own)
         self.events = 0
         self.redraws = 0
         self.pending = []  # log lines for the host, sent at link up
@@ -92,6 +93,12 @@ class App:
 
     def mem_free(self):
         return gc.mem_free()
+
+    def heap(self):
+        """(heap the app can use, of which free), after a collection."""
+        gc.collect()
+        free = gc.mem_free()
+        return gc.mem_alloc() + free - self.heap_base, free
 
     def wake(self, now):
         if self.power.wake(now):
@@ -398,7 +405,7 @@ class App:
                              self._watchdog_task(wdt))
 
 
-def main(board, parts, wdt=None, detector=None, boot_id=0, faults=()):
+def main(board, parts, wdt=None, detector=None, boot_id=0, faults=(), heap_base=0):
     """Run the app for good: an unhandled exception is logged over the link,
     shown, and the app starts again (the session with the host stays up)."""
     caps = 0x700  # confirmations, timers, notes: the board always keeps them
@@ -413,6 +420,7 @@ def main(board, parts, wdt=None, detector=None, boot_id=0, faults=()):
     while True:
         app = App(board, parts, lnk, detector)
         app.pending = list(faults)  # told to the host once the link is up
+        app.heap_base = heap_base
         if error:
             app.flow.fail(error, time.ticks_ms())
         try:

@@ -76,8 +76,9 @@ def _text(s):
 
 
 def info_get(app, v, now):
+    total, free = app.heap()
     app.send("info", app.ep.dec.seq, app.board.get("name", "?"), app.board.get("machine", "?"),
-             app.firmware, app.heap_budget, app.mem_free(), app.width, app.height)
+             app.firmware, total, free, app.width, app.height)
 
 
 def clock_set(app, v, now):

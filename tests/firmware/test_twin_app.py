@@ -1,0 +1,223 @@
+"""App flows on both twins, through world control and the link: the host's
+side is the link's own Endpoint on the twin's port (tests/firmware/twinhost.py).
+
+Each state's screen is compared with a golden PNG (tests/firmware/golden/
+<board>/<state>.png), pixel for pixel, except regions that move on their own
+(the thinking dots, the confirmation's countdown). To record new goldens after
+a deliberate change of the screens: POCKET_UPDATE_GOLDEN=1, then look at them."""
+
+import os
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pocket_agent.firmware import adpcm, link
+from tests.firmware.twinhost import BoardHost, start_app
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("POCKET_UPDATE_GOLDEN") == "1"
+CLOCK = (1699999980, 0, -579)  # 12:33:00 local, so the clock shows 12:33 for a minute
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["pico2w", "esp32s3-devkitc"])
+def board(request, tmp_path):
+    twin = start_app(request.param, tmp_path / "state")
+    twin.control("environment", temperature=21.5, humidity=45.0, pressure=101325)
+    twin.control("battery", level=0.8)
+    host = BoardHost(twin.port)
+    try:
+        host.run_until(lambda: host.ep.up, 20, "the app's hello")
+        host.send("clock_set", *CLOCK)
+        yield twin, host, request.param
+    finally:
+        host.close()
+        twin.stop()
+
+
+def rows(twin):
+    return twin.control("display")["rows"]
+
+
+def wait_screen(twin, host, pred, timeout=5.0, what="the screen"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        host.step()
+        last = rows(twin)
+        if pred(last):
+            return last
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(last or []))
+
+
+def text_at(r, y):
+    """The 8 pixel rows from y as a string of lit columns (to find text)."""
+    return "".join(r[y:y + 8])
+
+
+def check_golden(name, board, r, mask=()):
+    """r: rows of '0'/'1'. mask: (y0, y1) row ranges not compared."""
+    from PIL import Image
+    path = GOLDEN / board / f"{name}.png"
+    h, w = len(r), len(r[0])
+    keep = [not any(a <= y < b for a, b in mask) for y in range(h)]
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img = Image.frombytes("L", (w, h), bytes(255 if c == "1" else 0 for row in r for c in row))
+        img.save(path)
+        return
+    assert path.exists(), f"no golden {path}: record it with POCKET_UPDATE_GOLDEN=1"
+    img = Image.open(path).convert("L")
+    px = img.load()
+    want = ["".join("1" if px[x, y] > 127 else "0" for x in range(w)) for y in range(h)]
+    diff = [y for y in range(h) if keep[y] and want[y] != r[y]]
+    assert not diff, f"{name} differs from {path} on rows {diff}:\n" + "\n".join(
+        f"{y:2d} got  {r[y]}\n   want {want[y]}" for y in diff[:6])
+
+
+def test_each_state_screen_matches_its_golden(board):
+    twin, host, name = board
+    bar_hidden = [(0, 8)]  # the status bar's battery can move by a pixel as the cell drains
+    r = wait_screen(twin, host, lambda r: "1" in text_at(r, 40), 12, "IDLE with sensors")
+    time.sleep(0.3)
+    check_golden("idle", name, rows(twin), bar_hidden)
+
+    twin.control("press", button="button")  # held: push-to-talk
+    host.run_until(lambda: host.named("audio_start"), 5, "audio_start")
+    time.sleep(0.3)
+    check_golden("listening", name, rows(twin), bar_hidden)
+    twin.control("release", button="button")
+    host.run_until(lambda: host.named("audio_end"), 5, "audio_end")
+    time.sleep(0.2)
+    check_golden("thinking", name, rows(twin), bar_hidden + [(36, 56)])
+
+    host.send("display_text", 2, 0, "Weather")
+    host.send("display_text", 0, 0, "It is 21.5 degrees and 45 percent humidity in here: comfortable.")
+    host.wait(0.5)
+    check_golden("responding", name, rows(twin), bar_hidden)
+
+    host.send("pair", bytes(range(32)))
+    host.send("confirm_request", 5, 30000, 1700000000000, bytes(16),
+              '{"summary": "Send Alice: running late, there at six", "tool": "send"}')
+    host.wait(0.5)
+    check_golden("confirm", name, rows(twin), bar_hidden + [(48, 54)])
+    twin.control("press", button="button", ms=150)
+    host.run_until(lambda: host.named("confirm_result"), 5, "confirm_result")
+    assert host.named("confirm_result")[0][:2] == [5, 0]
+
+    twin.control("press", button="button2", ms=100)  # the sensor page
+    host.wait(0.5)
+    check_golden("sensors", name, rows(twin), bar_hidden + [(48, 56)])  # free heap moves
+    twin.control("press", button="button2", ms=100)
+
+    host.close()  # the host goes away
+    wait_screen(twin, host, lambda r: r[11].count("1") > 100, 8, "OFFLINE heading")
+    time.sleep(0.3)
+    check_golden("offline", name, rows(twin), bar_hidden)
+
+
+def test_push_to_talk_streams_the_mic_to_the_host(board, tmp_path):
+    twin, host, _name = board
+    t = np.arange(16000 * 2)
+    tone = (8000 * np.sin(2 * np.pi * 440 * t / 16000)).astype(np.int16)
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(tone.tobytes())
+    twin.control("mic_play", path=str(wav))
+    t0 = time.monotonic()
+    twin.control("press", button="button", ms=1500)
+    host.run_until(lambda: host.named("audio_end"), 8, "audio_end")
+    starts, ends = host.named("audio_start"), host.named("audio_end")
+    chunks = [v for (_ms, e, v) in host.got if e == link.AUDIO_CHUNK]
+    assert starts[0][1:] == [1, 16000, 0] and ends[0][2] == 0
+    assert ends[0][1] == len(chunks) and 20 <= len(chunks) <= 30, (len(chunks), time.monotonic() - t0)
+    assert host.ep.lost_chunks == 0
+    buttons = host.named("button")
+    assert [b[:2] for b in buttons[:2]] == [[0, 0], [0, 1]]
+
+
+def test_answer_audio_plays_on_the_speaker_and_a_press_barges_in(board, tmp_path):
+    twin, host, _name = board
+    rec = tmp_path / "spk.wav"
+    twin.control("speaker_record", path=str(rec))
+    t = np.arange(16000 * 3)
+    pcm = (6000 * np.sin(2 * np.pi * 330 * t / 16000)).astype(np.int16)
+    state = adpcm.new_state()
+    host.send("audio_start", 9, 1, 16000, 1)
+    for k in range(0, 16000, 1024):  # one second of it
+        chunk = pcm[k:k + 1024]
+        pred, step = state[0], state[1]
+        n = adpcm.encode(state, chunk.tobytes(), host.ep.enc.body, link.AUDIO_DATA, len(chunk))
+        host.ep.send_audio(9, k // 1024, pred, step, len(chunk), n)
+        host.wait(0.05)
+    host.wait(0.3)
+    twin.control("press", button="button", ms=800)  # barge-in: the board stops and listens
+    host.run_until(lambda: host.named("audio_stop"), 5, "audio_stop")
+    assert host.named("audio_stop")[0] == [9]
+    host.run_until(lambda: host.named("audio_start"), 5, "the board listening")
+    twin.control("speaker_stop")
+    with wave.open(str(rec), "rb") as w:
+        got = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+    loud = np.abs(got) > 1000
+    assert loud.sum() > 8000, "the speaker played less than half a second of the answer"
+    # volume 60 %: about 0.6 x 6000 at the peaks
+    assert 3000 < np.percentile(np.abs(got[loud]), 99) < 4200
+
+
+def test_offline_then_a_timer_fires_without_a_host_and_is_reported_later(board, tmp_path):
+    twin, host, _name = board
+    now = int(time.time())
+    host.send("clock_set", now, 0, 0)
+    host.send("timer_set", 42, now + 6, 0, "Tea is ready")
+    host.wait(0.5)
+    port = twin.port
+    host.close()  # no host any more
+    rec = tmp_path / "alarm.wav"
+    twin.control("speaker_record", path=str(rec))
+    r = wait_screen(twin, host, lambda r: r[11].count("1") > 60 and "1" in text_at(r, 22), 15, "the timer screen")
+    time.sleep(1.0)
+    twin.control("speaker_stop")
+    with wave.open(str(rec), "rb") as w:
+        got = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    assert (np.abs(got) > 1000).sum() > 1600, "no alarm sound"
+    host2 = BoardHost(port)
+    try:
+        host2.run_until(lambda: host2.named("timer_fired"), 15, "timer_fired after the host returns")
+        tid, at = host2.named("timer_fired")[0]
+        assert tid == 42 and at >= now + 6
+    finally:
+        host2.close()
+    assert r
+
+
+def test_bad_input_gets_error_replies_on_the_twin(board):
+    twin, host, _name = board
+    err = host.request("display_text", 9, 0, "x", reply="info")
+    assert err[1] == 1 and "region 9" in err[2]
+    sv = host.request("sensor_read", 7, reply="sensor_value")
+    assert sv[1:] == [7, 1, []]
+    info = host.request("info_get", reply="info")
+    assert info[1] == twin.info.get("board", info[1])
+    env = host.request("sensor_read", 0, reply="sensor_value")
+    assert env[2] == 0 and env[3][0] == 2150 and abs(env[3][1] - 4500) <= 10
+
+
+def test_heap_stays_within_budget_on_the_twin(board):
+    twin, host, _name = board
+    for _ in range(3):
+        twin.control("press", button="button", ms=500)
+        host.run_until(lambda: len(host.named("audio_end")) > _, 8, "a listening cycle")
+        host.send("display_text", 0, 0, "ok")
+        host.wait(1.0)
+    info = host.request("info_get", reply="info")
+    budget, free = info[4], info[5]
+    used = budget - free
+    print(f"heap used {used} of {budget} ({100 * used / budget:.1f} %)")
+    assert free > 0

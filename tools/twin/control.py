@@ -7,7 +7,12 @@ from pocket_agent.errors import PocketError
 
 from . import state as twin_state
 
-ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "bootloader", "erase_flash", "stop")
+# Actions on the world around the board, forwarded to the world process.
+WORLD_ACTIONS = ("press", "release", "hold", "environment", "orientation", "shake", "tap", "mic_play",
+                 "mic_stop", "speaker_record", "speaker_stop", "display", "battery", "led", "world",
+                 "audio_speed")
+ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "bootloader", "erase_flash",
+           "stop") + WORLD_ACTIONS
 
 
 def running(state_dir=None):

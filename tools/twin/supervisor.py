@@ -26,12 +26,15 @@ import tty
 from pathlib import Path
 
 from . import state as twin_state
+from .control import WORLD_ACTIONS as WORLD_COMMANDS
 
 ROM_DIR = Path(__file__).resolve().parent / "rom"
 # Heap the ROM itself uses (its modules and buffers), on top of the board's
 # budget, so that the app sees the budget free, as on a board whose firmware
-# lives in flash.
-ROM_HEAP = 40 * 1024
+# lives in flash. Measured with gc.mem_free() at the first prompt (after
+# gc.collect()): the console ~17 KB, the machine shim ~40 KB of bytecode, the
+# rest sockets, the IRQ thread and interpreter state; 80-82 KB in all.
+ROM_HEAP = 84 * 1024
 REENUMERATE_S = 0.05  # how long the port is gone after a reset
 SOFT_RESET_GRACE_S = 2.0
 SIGINT_REPEAT_S = 0.2  # a second Ctrl-C before the first was handled would kill the unix port
@@ -184,6 +187,15 @@ class Supervisor:
         self.ctl_buf = b""
         self.boots = 0
         self.hangup_timer = None
+        self.world = None  # the world process
+        self.world_pidfd = None
+        self.world_name = None
+        self.world_conn = None  # (reader, writer) of the supervisor's control channel to the world
+        self.world_lock = None
+        self.wdt_timeout = 0.0  # seconds; 0: the watchdog is not running
+        self.wdt_timer = None
+        self.wake_timer = None
+        self.exit_code = 0
         self.commands = {
             "status": self.cmd_status,
             "reset": self.cmd_reset,
@@ -195,6 +207,8 @@ class Supervisor:
             "erase_flash": self.cmd_erase_flash,
             "stop": self.cmd_stop,
         }
+        for name in WORLD_COMMANDS:
+            self.commands[name] = self._world_command(name)
         # In bootloader state, bytes from the host go to this object's
         # feed(bytes) (e.g. a model of the ESP32-S3 ROM loader); None: nobody answers.
         self.bootloader = None
@@ -213,7 +227,9 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(sig, self.stop)
         server = await asyncio.start_unix_server(self._serve_control, path=str(self.state.control))
+        self.world_lock = asyncio.Lock()
         try:
+            await self._start_world()
             self._open_port()
             self._new_pipes()
             self._start_vm()
@@ -221,9 +237,11 @@ class Supervisor:
             await self.stopped
         finally:
             server.close()
+            self._stop_wdt()
             self._kill_vm()
             self._close_port()
             self._close_pipes()
+            self._stop_world()
         return self.stopped.result()
 
     def stop(self, code=0):
@@ -386,6 +404,7 @@ class Supervisor:
             "reset_cause": self.reset_cause,
             "safe_boot": self.safe_boot,
             "unique_id": self.unique_id,
+            "world": self.world_name,
             "fs": {
                 "offset": fl.fs_offset,
                 "size": fl.fs_size,
@@ -515,6 +534,13 @@ class Supervisor:
         elif kind == "B":
             self._flush_vm_output()
             self.enter_bootloader()
+        elif kind == "W":
+            self._start_wdt(int(arg) / 1000)
+        elif kind == "F":
+            self._feed_wdt()
+        elif kind == "D":
+            self._flush_vm_output()
+            self.deep_sleep(int(arg))
         else:
             self.log(f"twin: unknown message from the board's ROM: {msg!r}")
 
@@ -555,14 +581,18 @@ class Supervisor:
         that never gives the REPL back."""
         self.bootloader = None
         self.safe_boot = safe
+        self._stop_wdt()
+        self._cancel_wake()
         self._kill_vm()
         self._close_port()
         self._new_pipes()
         self.mode = "friendly"
         self.reset_cause = cause
+        self._tell_world("mcu_reset")
         self.loop.call_later(REENUMERATE_S, self._come_back)
 
     def _come_back(self):
+        self.wake_timer = None
         if self.stopped.done():
             return
         if self.plugged:
@@ -570,6 +600,7 @@ class Supervisor:
         self._start_vm()
 
     def enter_bootloader(self):
+        self._stop_wdt()
         self._kill_vm()
         self._close_port()
         self._new_pipes()
@@ -586,12 +617,147 @@ class Supervisor:
 
     def power_cut(self):
         """Power lost and restored: nothing is flushed, the board boots from scratch."""
+        self._stop_wdt()
+        self._cancel_wake()
+        self._tell_world("power_cycle")
         self._kill_vm()
         self._close_port()
         self._new_pipes()
         self.mode = "friendly"
         self.reset_cause = "power"
         self.loop.call_later(REENUMERATE_S, self._come_back)
+
+    def deep_sleep(self, ms):
+        """ESP32 deep sleep: the chip (and its USB port) is off until the timer
+        wakes it, which is a reset with the deep-sleep cause. ms < 0: no wake source."""
+        self._stop_wdt()
+        self._kill_vm()
+        self._close_port()
+        self._new_pipes()
+        self.vm_state = "deepsleep"
+        self.mode = "friendly"
+        self.reset_cause = "deepsleep"
+        self._tell_world("mcu_reset")
+        if ms >= 0:
+            self.wake_timer = self.loop.call_later(ms / 1000, self._come_back)
+
+    def _cancel_wake(self):
+        if self.wake_timer is not None:
+            self.wake_timer.cancel()
+            self.wake_timer = None
+
+    # ---- the watchdog: it must bite even when the VM is stuck ----
+
+    def _start_wdt(self, timeout):
+        self.wdt_timeout = timeout
+        self._feed_wdt()
+
+    def _feed_wdt(self):
+        if not self.wdt_timeout:
+            return
+        if self.wdt_timer is not None:
+            self.wdt_timer.cancel()
+        self.wdt_timer = self.loop.call_later(self.wdt_timeout, self._wdt_expired)
+
+    def _stop_wdt(self):
+        self.wdt_timeout = 0.0
+        if self.wdt_timer is not None:
+            self.wdt_timer.cancel()
+            self.wdt_timer = None
+
+    def _wdt_expired(self):
+        self.wdt_timer = None
+        self._read_ctl()  # a feed that is already in the pipe still counts
+        if self.wdt_timer is not None:
+            return
+        self.log("twin: the watchdog was not fed in time; resetting the board")
+        self._flush_vm_output()
+        self.hard_reset("wdt")
+
+    # ---- the world process ----
+
+    async def _start_world(self):
+        """Start the world process on a socket that already listens, so the VM
+        can connect at once while the world is still importing its models."""
+        import socket
+
+        self.world_name = "pocket-world-%d-%s" % (os.getpid(), hashlib.sha256(str(self.state.dir).encode()).hexdigest()[:12])
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind("\0" + self.world_name)
+            listener.listen(16)
+            with open(self.state.dir / "world.log", "ab") as log:
+                self.world = subprocess.Popen(
+                    [sys.executable, "-m", "pocket_agent.tools.twin.world", str(self.board.path),
+                     str(listener.fileno()), str(self._seed)],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, pass_fds=(listener.fileno(),),
+                )
+        finally:
+            listener.close()
+        self.world_pidfd = os.pidfd_open(self.world.pid)
+        self.loop.add_reader(self.world_pidfd, self._world_exited)
+        self.world_conn = await asyncio.open_unix_connection("\0" + self.world_name)
+        self.world_conn[1].write(b"control\n")
+
+    def _world_exited(self):
+        code = self.world.wait()
+        self.loop.remove_reader(self.world_pidfd)
+        os.close(self.world_pidfd)
+        self.world_pidfd = None
+        self.log(f"twin: the world process died (exit code {code}); the board's parts are gone, stopping")
+        try:
+            tail = (self.state.dir / "world.log").read_text(errors="replace").splitlines()[-8:]
+        except OSError:
+            tail = []
+        for line in tail:
+            self.log("  world: " + line)
+        self.stop(3)
+
+    def _stop_world(self):
+        if self.world_pidfd is not None:
+            self.loop.remove_reader(self.world_pidfd)
+            os.close(self.world_pidfd)
+            self.world_pidfd = None
+        if self.world_conn is not None:
+            self.world_conn[1].close()
+            self.world_conn = None
+        if self.world is not None:
+            if self.world.poll() is None:
+                self.world.stdin.close()  # the world exits when its stdin closes
+                try:
+                    self.world.wait(2)
+                except subprocess.TimeoutExpired:
+                    self.world.kill()
+                    self.world.wait()
+            self.world = None
+
+    async def world_call(self, cmd, **args):
+        if self.world_conn is None:
+            raise ValueError("the world is not running")
+        reader, writer = self.world_conn
+        async with self.world_lock:
+            writer.write((json.dumps(dict(args, cmd=cmd)) + "\n").encode())
+            await writer.drain()
+            try:
+                line = await asyncio.wait_for(reader.readline(), 30)
+            except asyncio.TimeoutError:
+                raise ValueError("the world did not answer within 30 s") from None
+        if not line:
+            raise ValueError("the world process went away")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise ValueError(reply["error"])
+        return reply["result"]
+
+    def _world_command(self, name):
+        async def forward(**args):
+            return await self.world_call(name, **args)
+        return forward
+
+    def _tell_world(self, cmd):
+        if self.world_conn is not None and self.loop is not None:
+            task = self.loop.create_task(self.world_call(cmd))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     # ---- control socket ----
 
@@ -628,6 +794,7 @@ class Supervisor:
             host_connected=self.host_connected,
             boots=self.boots,
             reset_cause=self.reset_cause,
+            wdt_timeout_s=self.wdt_timeout or None,
             bytes_to_board=self.to_vm.bytes,
             bytes_to_host=self.to_host.bytes,
             faults={"to_board": self.to_vm.faults.describe(), "to_host": self.to_host.faults.describe()},

@@ -1,22 +1,69 @@
 # The twin's `machine` module: the API of the ESP32 and RP2 ports.
+# setup() (called by rom.py with the board's config) connects to the world and
+# removes the names the board's port lacks, so such code fails as it would there.
 # Resets and sleeps go to the supervisor over the ROM's control pipe; they
 # never return, as on hardware.
+import sys
 import time
 import umachine as _hw
 import rom_console as _console
+import rom_world as _w
+import rom_pin
+import rom_bus
+import rom_i2s
+import rom_periph
 
 Signal = _hw.Signal
-idle = _hw.idle
 time_pulse_us = _hw.time_pulse_us
+Pin = rom_pin.Pin
+bitstream = rom_pin.bitstream
+I2C = rom_bus.I2C
+SoftI2C = rom_bus.SoftI2C
+SPI = rom_bus.SPI
+SoftSPI = rom_bus.SoftSPI
+I2S = rom_i2s.I2S
+ADC = rom_periph.ADC
+PWM = rom_periph.PWM
+Timer = rom_periph.Timer
+WDT = rom_periph.WDT
+RTC = rom_periph.RTC
 
 PWRON_RESET = 1
 HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+# ESP32 sleep and wake constants
+SLEEP = 2
+DEEPSLEEP = 4
+PIN_WAKE = 2
+EXT0_WAKE = 2
+EXT1_WAKE = 3
+TIMER_WAKE = 4
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
 
 _CAUSES = {"power": PWRON_RESET, "hard": HARD_RESET, "wdt": WDT_RESET, "deepsleep": DEEPSLEEP_RESET, "soft": SOFT_RESET}
+_ESP32_ONLY = ("HARD_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "SLEEP", "DEEPSLEEP", "PIN_WAKE", "EXT0_WAKE",
+               "EXT1_WAKE", "TIMER_WAKE", "TOUCHPAD_WAKE", "ULP_WAKE", "wake_reason")
 _freq = 0
+_irq_state = [0]
+
+
+def setup(cfg):
+    port = cfg["port"]
+    rom_pin.setup(port)
+    rom_bus.setup(port)
+    rom_i2s.setup(port)
+    rom_periph.setup(port)
+    mod = sys.modules[__name__]
+    if port == "esp32":
+        mod.ADC = rom_periph.ADC32
+    else:
+        for name in _ESP32_ONLY:
+            delattr(mod, name)
+        del rom_periph.PWM.duty
+    _w.start(cfg["world"])
 
 
 def _halt(msg):
@@ -43,31 +90,48 @@ def reset_cause():
     return _CAUSES.get(_console._cfg.get("reset_cause"), PWRON_RESET)
 
 
+def wake_reason():
+    return TIMER_WAKE if _console._cfg.get("reset_cause") == "deepsleep" else 0
+
+
 def unique_id():
-    return bytes.fromhex(_console._cfg["unique_id"])
+    uid = bytes.fromhex(_console._cfg["unique_id"])
+    return uid[:6] if _console._cfg["port"] == "esp32" else uid  # a MAC address on the ESP32
 
 
 def freq(hz=None):
     global _freq
     if hz is None:
         return _freq or _console._cfg["cpu_hz"]
+    if _console._cfg["port"] == "esp32" and hz not in (20000000, 40000000, 80000000, 160000000, 240000000):
+        raise ValueError("frequency must be 20MHz, 40MHz, 80Mhz, 160MHz or 240MHz")
     _freq = hz
 
 
-class RTC:
-    # The clock runs from the host's; datetime() sets an offset to it.
-    _offset = 0
+def idle():
+    time.sleep_ms(1)  # until the next interrupt or tick, as WFI does
 
-    def __init__(self, id=0):
-        pass
 
-    def datetime(self, dt=None):
-        if dt is None:
-            t = time.localtime(time.time() + RTC._offset)
-            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
-        year, month, day, _weekday, hour, minute, second = dt[:7]
-        want = time.mktime((year, month, day, hour, minute, second, 0, 0))
-        RTC._offset = want - time.time()
+def disable_irq():
+    _irq_state[0] += 1
+    return _irq_state[0] - 1
 
-    def init(self, dt):
-        self.datetime(dt)
+
+def enable_irq(state=0):
+    _irq_state[0] = state
+
+
+def lightsleep(time_ms=None):
+    # The CPU stops until the time is up or an interrupt comes; the port stays.
+    seen = _w.woken[0]
+    end = None if time_ms is None else time.ticks_add(time.ticks_ms(), time_ms)
+    while _w.woken[0] == seen and (end is None or time.ticks_diff(end, time.ticks_ms()) > 0):
+        time.sleep_ms(1)
+
+
+def deepsleep(time_ms=None):
+    if _console._cfg["port"] != "esp32":
+        # The RP2 port sleeps lightly, then resets.
+        lightsleep(time_ms)
+        reset()
+    _halt(b"D %d\n" % (-1 if time_ms is None else time_ms))

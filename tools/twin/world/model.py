@@ -215,7 +215,7 @@ class World:
             return bytes((0, len(self.handles) - 1))
         if op == P.I2C_SCAN:
             found = sorted(x for x in (self.handles[a] if a < len(self.handles) else {}) if 0x08 <= x <= 0x77)
-            return bytes((0, len(found))) + bytes(found)
+            return bytes((0, len(found))) + bytes(found) + bytes(112 - len(found))
         if op == P.BITSTREAM:
             timing = struct.unpack_from("<4I", payload)
             for dev in self.parts.values():

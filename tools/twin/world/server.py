@@ -1,10 +1,11 @@
 """The world process: serves the VM's shim and the supervisor on one UNIX socket.
 
-    python -m pocket_agent.tools.twin.world BOARD SOCKET_NAME [SEED]
+    python -m pocket_agent.tools.twin.world BOARD LISTEN_FD [SEED]
 
-SOCKET_NAME is an abstract-namespace name (no file, no path length limit).
-The process prints "ready" once it listens and exits when its stdin closes,
-so it never outlives the supervisor that started it.
+The supervisor binds and listens on the socket (an abstract-namespace name:
+no file, no path length limit) and passes it as LISTEN_FD, so the VM can
+connect before the world is up. The process exits when its stdin closes, so it
+never outlives the supervisor that started it.
 """
 
 import json
@@ -217,7 +218,7 @@ def serve(world, conn):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    board_name, sock_name = argv[0], argv[1]
+    board_name, listen_fd = argv[0], int(argv[1])
     seed = int(argv[2]) if len(argv) > 2 else 0
     try:
         board = catalog.load_file(board_name) if board_name.endswith(".json") else catalog.load(board_name)
@@ -225,9 +226,7 @@ def main(argv=None):
     except PocketError as exc:
         log(str(exc))
         return 2
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind("\0" + sock_name)
-    srv.listen(16)
+    srv = socket.socket(fileno=listen_fd)
 
     def watch_parent():
         try:
@@ -238,7 +237,6 @@ def main(argv=None):
         os._exit(0)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    print("ready", flush=True)
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=serve, args=(world, conn), daemon=True).start()

@@ -1,0 +1,191 @@
+# machine.I2S of the ESP32 and RP2 ports. Each instance is a stream socket
+# to the world, which clocks samples at the configured rate: RX samples arrive
+# as a DMA would fill the ring buffer, TX samples drain as the amplifier plays
+# them. The socket's buffer stands for `ibuf`.
+import io
+import json
+import select
+import rom_world as _w
+import rom_pin
+
+_EPERM = 1
+_EINVAL = 22
+_BLOCKING = 0
+_NON_BLOCKING = 1
+_ASYNCIO = 2
+_port = None
+
+
+def setup(port):
+    global _port
+    _port = port
+    if port == "esp32":
+        I2S.RX, I2S.TX = 1, 2
+    else:
+        I2S.RX, I2S.TX = 0, 1
+
+
+class I2S(io.IOBase):
+    MONO = 0
+    STEREO = 1
+
+    def __init__(self, id, *, sck, ws, sd, mck=None, mode, bits, format, rate, ibuf):
+        if id not in (0, 1):
+            raise ValueError("invalid id")
+        self._id = id
+        self._sock = None
+        self.init(sck=sck, ws=ws, sd=sd, mck=mck, mode=mode, bits=bits, format=format, rate=rate, ibuf=ibuf)
+
+    def init(self, *, sck, ws, sd, mck=None, mode, bits, format, rate, ibuf):
+        self.deinit()
+        if mode not in (I2S.RX, I2S.TX):
+            raise ValueError("invalid mode")
+        if bits not in (16, 32) and not (bits == 24 and _port == "esp32"):
+            raise ValueError("invalid bits")
+        if format not in (I2S.MONO, I2S.STEREO):
+            raise ValueError("invalid format")
+        if rate <= 0:
+            raise ValueError("invalid rate")
+        if ibuf <= 0:
+            raise ValueError("invalid ibuf")
+        sck, ws, sd = rom_pin.pin_number(sck), rom_pin.pin_number(ws), rom_pin.pin_number(sd)
+        if _port == "rp2" and ws != sck + 1:
+            raise ValueError("invalid ws (must be sck+1)")
+        self._rx = mode == I2S.RX
+        self._mode = mode
+        self._frame = (bits // 8) * (2 if format == I2S.STEREO else 1)
+        self._bits, self._format, self._rate, self._ibuf = bits, format, rate, ibuf
+        cfg = {"id": self._id, "rx": self._rx, "sck": sck, "ws": ws, "sd": sd, "bits": bits,
+               "stereo": format == I2S.STEREO, "rate": rate, "ibuf": ibuf}
+        self._sock = _w.connect(b"i2s " + json.dumps(cfg).encode() + b"\n")
+        if not self._rx:
+            self._sock.setsockopt(1, 7, max(ibuf // 2, 2048))  # SOL_SOCKET, SO_SNDBUF
+        self._io = _BLOCKING
+        self._cb = None
+        self._buf = None
+        self._done = 0
+        self._events = select.POLLIN if self._rx else select.POLLOUT
+
+    def deinit(self):
+        self._stop_transfer()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __del__(self):
+        self.deinit()
+
+    def _check(self, rx, size):
+        if self._sock is None:
+            raise OSError(_EPERM)
+        if rx != self._rx:
+            raise OSError(_EPERM)
+        if rx and size % self._frame:
+            raise OSError(_EINVAL)
+
+    def readinto(self, buf):
+        n = len(buf)
+        self._check(True, n)
+        if n == 0:
+            return 0
+        if self._io == _NON_BLOCKING:
+            self._start_transfer(buf)
+            return n
+        if self._io == _ASYNCIO:
+            got = self._sock.readinto(buf)
+            if got is None:
+                return 0
+            tail = got % self._frame
+            if tail:  # complete the last frame; the rest of it is on its way
+                self._sock.setblocking(True)
+                self._sock.readinto(memoryview(buf)[got:got + self._frame - tail])
+                self._sock.setblocking(False)
+                got += self._frame - tail
+            return got
+        return self._sock.readinto(buf)
+
+    def write(self, buf):
+        n = len(buf)
+        self._check(False, n)
+        if n == 0:
+            return 0
+        if self._io == _NON_BLOCKING:
+            self._start_transfer(buf)
+            return n
+        if self._io == _ASYNCIO:
+            return self._sock.write(buf)
+        self._sock.write(buf)
+        return n
+
+    def irq(self, handler):
+        if handler is not None and not callable(handler):
+            raise ValueError("invalid callback")
+        self._stop_transfer()
+        self._cb = handler
+        self._io = _NON_BLOCKING if handler is not None else _BLOCKING
+        if self._sock is not None:
+            self._sock.setblocking(handler is None)
+
+    def ioctl(self, req, arg):
+        # A call here means asyncio polls this object (as on the ports).
+        self._io = _ASYNCIO
+        self._sock.setblocking(False)
+        if req == 10:  # MP_STREAM_GET_FILENO: asyncio's poll waits on the socket itself
+            return self._sock.fileno()
+        if req == 3:  # MP_STREAM_POLL
+            p = select.poll()
+            p.register(self._sock, arg)
+            r = p.poll(0)
+            return r[0][1] & arg if r else 0
+        return -1
+
+    # ---- non-blocking transfers, serviced by the IRQ thread ----
+
+    def _start_transfer(self, buf):
+        self._buf = memoryview(buf)
+        self._done = 0
+        _w.i2s_active[self._id + (0 if self._rx else 2)] = self
+        _w.wake()
+
+    def _stop_transfer(self):
+        if self._buf is not None:
+            _w.i2s_active[self._id + (0 if self._rx else 2)] = None
+            self._buf = None
+
+    def _service(self):
+        buf = self._buf
+        if buf is None:
+            return
+        try:
+            if self._rx:
+                n = self._sock.readinto(buf[self._done:])
+            else:
+                n = self._sock.write(buf[self._done:])
+        except OSError:
+            n = None
+        if n:
+            self._done += n
+        if self._done >= len(buf) and (not self._rx or self._done % self._frame == 0):
+            self._stop_transfer()
+            _w.schedule(self._cb, self)
+
+    @staticmethod
+    def shift(*, buf, bits, shift):
+        if bits == 16:
+            size = 2
+        elif bits == 32:
+            size = 4
+        else:
+            raise ValueError("invalid bits")
+        mask = (1 << bits) - 1
+        top = 1 << (bits - 1)
+        for i in range(0, len(buf) - size + 1, size):
+            v = int.from_bytes(buf[i:i + size], "little")
+            if v & top:
+                v -= 1 << bits
+            v = v << shift if shift >= 0 else v >> -shift
+            buf[i:i + size] = (v & mask).to_bytes(size, "little")
+
+    def __repr__(self):
+        return "I2S(id=%d, mode=%d, bits=%d, format=%d, rate=%d, ibuf=%d)" % (
+            self._id, self._mode, self._bits, self._format, self._rate, self._ibuf)

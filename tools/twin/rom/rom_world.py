@@ -1,0 +1,153 @@
+# The VM's side of the wire to the twin's world (tools/twin/world/protocol.py
+# has the same numbers and the format). The main thread sends bus requests;
+# an IRQ thread reads the world's events (pin edges, timer ticks) and hands
+# them to micropython.schedule, as a port's interrupt handlers do.
+import socket
+import select
+import micropython
+import _thread
+from micropython import const
+
+I2C_OPEN = const(1)
+I2C_WRITE = const(2)
+I2C_READ = const(3)
+I2C_WRITE_READ = const(4)
+I2C_SCAN = const(5)
+SPI_OPEN = const(8)
+SPI_XFER = const(9)
+PIN_MODE = const(16)
+PIN_SET = const(17)
+PIN_GET = const(18)
+PIN_IRQ = const(19)
+BITSTREAM = const(20)
+PWM_SET = const(21)
+ADC_READ = const(24)
+TIMER = const(28)
+WAKE = const(29)
+ST_NACK_ADDR = const(1)
+_EV_PIN = const(1)
+_EV_TIMER = const(2)
+
+_addr = None
+_conns = []  # bus connections; a request made while one is in flight uses the next
+_depth = 0
+_hdr = bytearray(6)
+_status = bytearray(1)
+pin_irqs = [None] * 80  # by wire pin number: objects with _fire(edge)
+timers = [None] * 16  # by slot: objects with _fire()
+i2s_active = [None] * 4  # I2S objects with a non-blocking transfer for the IRQ thread
+woken = [0]  # events seen, for lightsleep
+
+
+def connect(channel):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(_addr)
+    s.write(channel)
+    return s
+
+
+def start(name):
+    global _addr
+    _addr = b"\x01\x00\x00" + name.encode()  # sockaddr_un, abstract namespace
+    _conns.append(connect(b"bus\n"))
+    _thread.start_new_thread(_irq_loop, (connect(b"events\n"),))
+
+
+def _header(op, a, b, c, n):
+    h = _hdr
+    h[0] = op
+    h[1] = a
+    h[2] = b
+    h[3] = c
+    h[4] = n & 0xFF
+    h[5] = n >> 8
+
+
+def send(op, a=0, b=0, c=0, data=None, data2=None):
+    """A request without a reply."""
+    global _depth
+    if _depth == len(_conns):
+        _conns.append(connect(b"bus\n"))
+    s = _conns[_depth]
+    _depth += 1
+    try:
+        _header(op, a, b, c, (len(data) if data else 0) + (len(data2) if data2 else 0))
+        s.write(_hdr)
+        if data:
+            s.write(data)
+        if data2:
+            s.write(data2)
+    finally:
+        _depth -= 1
+
+
+def call(op, a=0, b=0, c=0, data=None, into=None, data2=None):
+    """A request with a reply: the status byte (0: OK); `into` gets the reply data."""
+    global _depth
+    if _depth == len(_conns):
+        _conns.append(connect(b"bus\n"))
+    s = _conns[_depth]
+    _depth += 1
+    try:
+        _header(op, a, b, c, (len(data) if data else 0) + (len(data2) if data2 else 0))
+        s.write(_hdr)
+        if data:
+            s.write(data)
+        if data2:
+            s.write(data2)
+        if s.readinto(_status) != 1:
+            raise OSError(5)  # the world is gone; the supervisor ends this VM
+        st = _status[0]
+        if st == 0 and into is not None and len(into):
+            s.readinto(into)
+        return st
+    finally:
+        _depth -= 1
+
+
+def _irq_loop(ev):
+    p = select.poll()
+    p.register(ev, select.POLLIN)
+    buf = bytearray(4)
+    watched = [None] * 4
+    while True:
+        for obj, flags in p.ipoll(-1):
+            if obj is ev:
+                if ev.readinto(buf) != 4:
+                    return
+                woken[0] += 1
+                kind = buf[0]
+                if kind == _EV_PIN:
+                    h = pin_irqs[buf[1]]
+                    if h is not None:
+                        h._fire(buf[2])
+                elif kind == _EV_TIMER:
+                    t = timers[buf[1]]
+                    if t is not None:
+                        t._fire()
+            else:
+                for i2s in watched:
+                    if i2s is not None and i2s._sock is obj:
+                        i2s._service()
+        for i in range(4):
+            i2s = i2s_active[i]
+            if i2s is not watched[i]:
+                if watched[i] is not None:
+                    try:
+                        p.unregister(watched[i]._sock)
+                    except (OSError, KeyError):
+                        pass
+                if i2s is not None:
+                    p.register(i2s._sock, i2s._events)
+                watched[i] = i2s
+
+
+def schedule(fn, arg):
+    try:
+        micropython.schedule(fn, arg)
+    except RuntimeError:
+        pass  # the schedule queue is full: the port drops the interrupt too
+
+
+def wake():
+    send(WAKE)

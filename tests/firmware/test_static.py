@@ -34,3 +34,32 @@ def test_the_check_catches_an_api_the_port_lacks(tmp_path, port, module, call, f
     probe.write_text(PROBE.format(module=module, call=call))
     _code, out = static.check(port, [str(probe)])
     assert bool(static.findings(out)) == fails, out
+
+
+# What firmware/ uses of machine, per port (the composition root and the drivers).
+USED = {
+    "Pin": ["IN", "OUT", "PULL_UP", "PULL_DOWN", "IRQ_FALLING", "IRQ_RISING", "value", "irq"],
+    "I2C": ["scan", "readfrom_mem_into", "writeto_mem", "writeto", "writevto"],
+    "I2S": ["RX", "TX", "MONO", "readinto", "write", "deinit"],
+    "ADC": ["read_u16"],
+    "WDT": ["feed"],
+    "Timer": ["PERIODIC", "init"],
+}
+USED_ESP32 = {"ADC": ["read_uv", "atten", "ATTN_11DB"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("port", sorted(static.STUBS))
+def test_the_twin_machine_offers_what_the_firmware_uses_as_the_port_does(port, tmp_path):
+    stub = static.stub_api(port)
+    twin = static.twin_api(port, tmp_path)
+    used = {k: list(v) for k, v in USED.items()}
+    if port == "esp32":
+        for k, v in USED_ESP32.items():
+            used[k] += v
+    for cls, members in used.items():
+        for m in members:
+            assert m in stub[cls], f"the {port} stub has no machine.{cls}.{m}: the firmware must not use it"
+            assert m in twin[cls], f"the {port} twin lacks machine.{cls}.{m}"
+    # the full comparison, for the record (tests/firmware/static.py --twin prints it)
+    print("\n".join(static.api_diff(stub, twin)))

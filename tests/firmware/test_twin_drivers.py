@@ -99,15 +99,17 @@ d.text("Pocket 42", 3, 5, 1)
 d.rect(0, 20, 128, 20, 1)
 d.fill_rect(10, 50, 30, 8, 1)
 d.show()
-rows = []
-for y in range(64):
-    rows.append("".join("1" if d.pixel(x, y) else "0" for x in range(128)))
+import binascii
+buf = binascii.hexlify(d.buf).decode()
 d.contrast(40)
-out(rows=rows)
+out(buf=buf)
 """)
+    b = bytes.fromhex(r["buf"])  # MONO_VLSB: byte x + 128 * page holds 8 pixels down
+    want = ["".join("1" if b[x + 128 * (y // 8)] >> (y % 8) & 1 else "0" for x in range(128)) for y in range(64)]
     snap = twin.control("display")
-    assert snap["rows"] == r["rows"]
-    assert sum(row.count("1") for row in r["rows"]) > 300
+    assert snap["rows"] == want
+    assert sum(row.count("1") for row in want) > 300
+    assert snap["state"]["contrast"] == 40
 
 
 def _wav(path, samples, rate=16000):

@@ -19,8 +19,12 @@ def app(tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def mpy_cache(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch):
+    """No cache, twin or bridge of the machine leaks into a test."""
     monkeypatch.setenv("POCKET_DEPLOY_CACHE", str(tmp_path / "mpy-cache"))
+    monkeypatch.setenv("POCKET_STATE_DIR", str(tmp_path / "state-root"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("POCKET_BRIDGE_CONTROL_SOCKET", str(tmp_path / "no-bridge.sock"))
 
 
 def board_files(port):

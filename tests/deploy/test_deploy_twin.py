@@ -189,20 +189,39 @@ def test_deploy_the_project_firmware(start_twin):
     assert sum(line.startswith("ok") for line in lines) >= len(names) // 2, lines
 
 
-def test_a_port_held_by_the_bridge_is_explained(start_twin, app):
+def hold(port, *tag):
     import subprocess
     import sys
 
-    twin = start_twin("pico2w")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import serial, sys, time; s = serial.Serial(sys.argv[1]); print('open', flush=True); "
-         "time.sleep(30)", twin.port, "pocket-bridge"], stdout=subprocess.PIPE)
+         "time.sleep(30)", port, *tag], stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == b"open\n"
+    return holder
+
+
+def test_a_port_held_by_another_program_is_explained(start_twin, app):
+    twin = start_twin("pico2w")
+    holder = hold(twin.port, "serial-console")
     try:
-        assert holder.stdout.readline() == b"open\n"
+        with pytest.raises(PocketError) as info:
+            run(twin, app)
+        assert f"is in use by pid {holder.pid}" in info.value.message and "serial-console" in info.value.message
+        assert "close that program" in info.value.hint
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_bridge_that_does_not_lend_the_port_is_explained(start_twin, app):
+    """A bridge process holds the port but no control socket answers for it."""
+    twin = start_twin("pico2w")
+    holder = hold(twin.port, "pocket-bridge")
+    try:
         with pytest.raises(PocketError) as info:
             run(twin, app)
         assert f"held by the bridge (pid {holder.pid}" in info.value.message
-        assert "stop the bridge" in info.value.hint
+        assert "pocket bridge status" in info.value.hint and "stop the bridge" in info.value.hint
     finally:
         holder.kill()
         holder.wait()

@@ -18,6 +18,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("POCKET_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("POCKET_FIRMWARE_CACHE", str(tmp_path / "firmware-cache"))
     monkeypatch.setenv("POCKET_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("POCKET_BRIDGE_CONTROL_SOCKET", str(tmp_path / "no-bridge.sock"))
 
 
 def uf2(payload, family, base=0x10000000, first_absolute=False):

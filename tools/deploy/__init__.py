@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pocket_agent.errors import PocketError
 
-from . import mpy, ports, remote, sync, tree
+from . import borrow, mpy, ports, remote, sync, tree
 from .link import Link
 
 
@@ -69,7 +69,7 @@ def deploy(board_name, port=None, *, twin=None, state_dir=None, dry_run=False, c
     sources = tree.collect(board, firmware_dir=firmware_dir, models_dir=models_dir, compile=compile)
     shadows = tree.shadowed_sources(sources)
     paths = sorted(set(s.path for s in sources) | set(shadows))
-    with Link.open(port) as link:
+    with borrow.port(port, out) as usable, Link.open(usable) as link:
         link.enter_raw(soft_reset=True)
         survey = sync.Survey.parse(link.exec(remote.survey_code(paths)))
         _check_board(board, survey, port)

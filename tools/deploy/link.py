@@ -127,9 +127,9 @@ class Link:
                 self.write(b"\x04")
                 self.read_until(b"soft reboot\r\n", timeout)
                 self.read_until(banner + b">", timeout)
-        except PocketError:
+        except PocketError as exc:
             raise PocketError(
-                f"the board on {self.port} does not answer as MicroPython does",
+                f"the board on {self.port} does not answer as MicroPython does ({exc.message})",
                 hint="is MicroPython on it? If the board is in its bootloader, reset it; if it has "
                 "no MicroPython yet, run `pocket flash`. A main.py that ignores Ctrl-C needs a reset "
                 "while holding the board's BOOT button (ESP32) or a re-flash.") from None

@@ -157,8 +157,8 @@ def busy_error(port, who):
     if "bridge" in cmd:
         return PocketError(
             f"{port} is held by the bridge (pid {pid}: {cmd})",
-            hint="stop the bridge while you deploy or flash, then start it again "
-            "(it reconnects by itself); borrowing the port from a running bridge is not offered yet")
+            hint="the bridge lends its ports through its control socket, but none answered for this "
+            "port: check `pocket bridge status` (and POCKET_BRIDGE_CONTROL_SOCKET), or stop the bridge")
     return PocketError(f"{port} is in use by pid {pid} ({cmd})",
                        hint="close that program (a serial console, mpremote, Thonny...) and try again")
 

@@ -124,6 +124,15 @@ def flash_esp32(board, port, data, *, out=print, stub=True):
     if not port:
         raise PocketError(f"no {board.title} found on USB", hint="give its port with --port, or put it in "
                           "download mode first: " + esp.ENTER_DOWNLOAD_MODE)
+    from pocket_agent.tools.deploy import borrow
+
+    with borrow.port(port, out) as usable:
+        return _flash_esp32(board, usable, data, out=out, stub=stub)
+
+
+def _flash_esp32(board, port, data, *, out=print, stub=True):
+    from pocket_agent.tools.deploy import ports
+
     ports.check_can_open(port)
     before = set(ports.usb_ports(board))
     if enter_bootloader_via_repl(port, out):
@@ -156,8 +165,11 @@ def flash_rp2(board, port, data, firmware, *, out=print, drive=None):
             usb = ports.usb_ports(board)
             port = usb[0] if len(usb) == 1 else None
         if port:
-            ports.check_can_open(port)
-            if enter_bootloader_via_repl(port, out):
+            from pocket_agent.tools.deploy import borrow
+
+            with borrow.port(port, out) as usable:
+                entered = enter_bootloader_via_repl(usable, out)
+            if entered:
                 drives = rp2.wait_for_drive(board.mcu)
     if not drives and rp2.picotool():
         path = firmware

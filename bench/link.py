@@ -443,7 +443,7 @@ async def section_twin():
         await br.start()
         sessions = list(br.sessions.values())
         ok = await _until(lambda: all(x.online for x in sessions), 30)
-        print(f"  8 twins: all online {ok}")
+        print(f"  8 twins: {len(sessions)} sessions, all online: {ok}")
         c0, w0 = time.process_time(), time.monotonic()
         await asyncio.sleep(10)
         idle = 100 * (time.process_time() - c0) / (time.monotonic() - w0)

@@ -63,8 +63,12 @@ class Bridge:
         return logger
 
     def add(self, candidate):
-        if candidate.board in self.sessions:
-            return self.sessions[candidate.board]
+        known = self.sessions.get(candidate.board)
+        if known is not None:
+            if known.url != candidate.url and candidate.usb_id == "":
+                log.warning("two boards named %s (%s, %s): keeping the first", candidate.board, known.url,
+                            candidate.url)
+            return known
         s = BoardSession(candidate, self.settings, self.store, self.publish, self._board_log(candidate.board))
         self.sessions[candidate.board] = s
         self.tasks[candidate.board] = asyncio.create_task(s.run(), name=f"board {candidate.board}")

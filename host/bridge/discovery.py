@@ -15,6 +15,9 @@ class Candidate:
     description: str = ""
 
 
+GENERIC = ("tty", "port", "serial")
+
+
 def _safe(name):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_") or "board"
 
@@ -26,7 +29,10 @@ def board_name(url, serial_number, names):
         return names[url]
     if serial_number:
         return _safe(serial_number)
-    return _safe(url.split("://", 1)[-1].rsplit("/", 1)[-1])
+    parts = [p for p in url.split("://", 1)[-1].split("/") if p]
+    if len(parts) > 1 and parts[-1] in GENERIC:  # a twin's link is <state>/twins/<name>/tty
+        return _safe(parts[-2])
+    return _safe(parts[-1] if parts else url)
 
 
 def scan(settings, comports=list_ports.comports):
@@ -47,4 +53,14 @@ def scan(settings, comports=list_ports.comports):
 
 
 def configured(settings):
-    return [Candidate(board_name(url, "", settings.names), url) for url in settings.ports]
+    """The ports and URLs the settings name, each under a name of its own."""
+    out, taken = [], set()
+    for url in settings.ports:
+        name = base = board_name(url, "", settings.names)
+        k = 2
+        while name in taken:
+            name = f"{base}-{k}"
+            k += 1
+        taken.add(name)
+        out.append(Candidate(name, url))
+    return out

@@ -124,7 +124,7 @@ class BoardSession:
             self.restart_app = False
             await transport.write(b"\r\x03\x03\x02\x04")
         while not self.stopping and self.lend_requested is None:
-            data = await transport.read(0.02)
+            data = await transport.read(0.05)  # data or a kick wakes it sooner
             if data:
                 ep.feed(data)
             now = self.now_ms()

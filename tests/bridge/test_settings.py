@@ -68,6 +68,9 @@ def test_scan_finds_known_usb_ids_and_names_boards():
     assert [c.board for c in discovery.scan(s, comports=lambda: ports)] == ["e6614c31"]
     s = settings.load(None, env=NO_CONFIG, ports=["socket://localhost:7000", "/tmp/x/pico"])
     assert [c.board for c in discovery.configured(s)] == ["localhost_7000", "pico"]
+    s = settings.load(None, env=NO_CONFIG, ports=["/st/twins/tw0/tty", "/st/twins/tw1/tty", "/dev/ttyACM0",
+                                                  "/other/ttyACM0"])
+    assert [c.board for c in discovery.configured(s)] == ["tw0", "tw1", "ttyACM0", "ttyACM0-2"]
 
 
 def test_store_keeps_items_and_events_across_reopen(tmp_path):

@@ -35,7 +35,7 @@ def run_twin_bridge(tmp_path, image, body, timeout=120, **kw):
         br = bridge_mod.Bridge(make_settings(tmp_path, [twin.port], **kw))
         await br.start()
         try:
-            s = br.sessions["tty"]
+            s = br.sessions["tw"]
             assert await until(lambda: s.online), s.status()
             await body(br, s, twin)
         finally:
@@ -136,7 +136,7 @@ def test_audio_loss_is_counted_and_unplug_mid_stream_loses_no_control(tmp_path, 
             await asyncio.sleep(0.5)
             twin.control("unplug")
             assert await until(lambda: not s.online, 5)
-            dev = br.device("tty")
+            dev = br.device("tw")
             await dev.set_timer(31, 300, "pasta")
             await dev.set_note(41, "unplugged note")
             await asyncio.sleep(0.5)
@@ -152,7 +152,7 @@ def test_audio_loss_is_counted_and_unplug_mid_stream_loses_no_control(tmp_path, 
 
 def test_a_reset_re_enumerates_and_the_session_comes_back(tmp_path, image):
     async def body(br, s, twin):
-        await br.device("tty").set_timer(5, 600, "tea")
+        await br.device("tw").set_timer(5, 600, "tea")
         opened = s.opened
         boots = twin.status()["boots"]
         twin.control("reset")
@@ -168,7 +168,7 @@ def test_a_reset_re_enumerates_and_the_session_comes_back(tmp_path, image):
 def test_mpremote_takes_over_a_streaming_board_and_the_app_comes_back(tmp_path, image):
     async def body(br, s, twin):
         loop = asyncio.get_running_loop()
-        await br.device("tty").set_note(7, "survives mpremote")
+        await br.device("tw").set_note(7, "survives mpremote")
         boot = s.ep.peer["boot_id"]
         with br.subscribe() as q:
             s.send("display_text", 0, 0, "stream 300 1")  # about 19 s of speech

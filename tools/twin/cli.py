@@ -6,6 +6,7 @@
 
 import asyncio
 import json
+import os
 import sys
 
 from pocket_agent.boards import catalog
@@ -33,7 +34,8 @@ def register(sub):
         "ctl", help="act on a running twin",
         description="Act on a running twin through its control socket.",
     )
-    c.add_argument("action", choices=control.ACTIONS, help="what to do")
+    c.add_argument("action", choices=control.ACTIONS, metavar="ACTION",
+                   help="what to do: " + ", ".join(control.ACTIONS))
     c.add_argument("args", nargs="*", help="arguments of the action (key=value)")
     c.add_argument("--name", help="twin name (default: the only running twin)")
     c.add_argument("--state-dir", help="root of the twins' state")
@@ -69,6 +71,8 @@ def run(args):
 def run_ctl(args):
     name = args.name or control.only_running(args.state_dir)
     kwargs = control.parse_args(args.args)
+    if isinstance(kwargs.get("path"), str):
+        kwargs["path"] = os.path.abspath(kwargs["path"])  # the world runs elsewhere
     result = control.call(name, args.action, state_dir=args.state_dir, **kwargs)
     print(json.dumps(result, indent=2) if not isinstance(result, str) else result)
     return 0

@@ -45,6 +45,13 @@ class RunningTwin:
     def status(self):
         return self.control("status")
 
+    @property
+    def world(self):
+        """World control: buttons, environment, motion, audio, display (see world/client.py)."""
+        from .world.client import WorldControl
+
+        return WorldControl(self.control)
+
     def wait_port(self, timeout=5.0, boots=0):
         """Wait until the board runs with its port present, and has booted
         more than `boots` times (to wait out a reset that is still to come)."""

@@ -256,6 +256,7 @@ class Supervisor:
             "link": str(self.state.link),
             "pid": os.getpid(),
             "vm_pid": self.vm.pid if self.vm else None,
+            "world_pid": self.world.pid if self.world else None,
             "state_dir": str(self.state.dir),
             "control": str(self.state.control),
         }

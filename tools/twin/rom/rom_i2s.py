@@ -34,6 +34,7 @@ class I2S(io.IOBase):
             raise ValueError("invalid id")
         self._id = id
         self._sock = None
+        self._buf = None
         self.init(sck=sck, ws=ws, sd=sd, mck=mck, mode=mode, bits=bits, format=format, rate=rate, ibuf=ibuf)
 
     def init(self, *, sck, ws, sd, mck=None, mode, bits, format, rate, ibuf):
@@ -59,7 +60,7 @@ class I2S(io.IOBase):
                "stereo": format == I2S.STEREO, "rate": rate, "ibuf": ibuf}
         self._sock = _w.connect(b"i2s " + json.dumps(cfg).encode() + b"\n")
         if not self._rx:
-            self._sock.setsockopt(1, 7, max(ibuf // 2, 2048))  # SOL_SOCKET, SO_SNDBUF
+            self._sock.setsockopt(1, 7, max(ibuf, 4096))  # SOL_SOCKET, SO_SNDBUF: about ibuf of payload
         self._io = _BLOCKING
         self._cb = None
         self._buf = None

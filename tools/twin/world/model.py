@@ -329,8 +329,8 @@ class World:
                 self.env[key] = value
         return dict(self.env)
 
-    def ctl_orientation(self, name=None, pitch=None, roll=None):
-        self.motion.orient(name, None if pitch is None else float(pitch), None if roll is None else float(roll))
+    def ctl_orientation(self, position=None, pitch=None, roll=None):
+        self.motion.orient(position, None if pitch is None else float(pitch), None if roll is None else float(roll))
         return {"gravity": [round(g, 4) for g in self.motion.gravity]}
 
     def ctl_shake(self, seconds=1.0, g=1.5):

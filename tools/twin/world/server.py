@@ -152,9 +152,9 @@ def _stream_tx(world, sock, amp, rate, bits, stereo, chunk, frame):
         k += 1
         try:
             sock.setblocking(not world.audio_speed)
-            while len(buf) < need:
+            while len(buf) < 2 * need:  # the DMA holds two periods besides the ring buffer
                 try:
-                    data = sock.recv(need - len(buf))
+                    data = sock.recv(2 * need - len(buf))
                 except BlockingIOError:
                     break
                 if not data:

@@ -27,6 +27,7 @@ from tests import mpy  # noqa: E402
 # ESP32-S3 at 240 MHz than on a desktop x86-64 core (the figure the wake-word
 # issue cites); we scale the unix-port time by that range.
 ESP32S3_FACTOR = (90, 140)
+ART = ROOT / "artifacts" / "wakeword"  # git-ignored
 
 VM_TIMING = """
 import time, gc
@@ -124,8 +125,9 @@ def main(argv=None):
         print(f"    detection delay after the end of the phrase: median {statistics.median(d):.0f} ms, "
               f"90th percentile {np.percentile(d, 90):.0f} ms, max {max(d):.0f} ms "
               f"(frames are 20 ms; a detection counts from -200 to +600 ms)")
-    evaluate.det_png("det_hey_pocket.png", [("hey pocket (ours)", rows)], "DET, held-out audio: hey pocket")
-    print("    DET curve: det_hey_pocket.png")
+    ART.mkdir(parents=True, exist_ok=True)
+    evaluate.det_png(ART / "det_hey_pocket.png", [("hey pocket (ours)", rows)], "DET, held-out audio: hey pocket")
+    print(f"    DET curve: {ART / 'det_hey_pocket.png'}")
 
     print("== hey jarvis: ours against microWakeWord's hey_jarvis on the same held-out audio")
     try:
@@ -154,8 +156,8 @@ def main(argv=None):
         if md:
             print(f"    its detection delay: median {statistics.median(md):.0f} ms")
         curves.append(("hey_jarvis (microWakeWord)", mrows))
-    evaluate.det_png("det_hey_jarvis.png", curves, "DET, held-out audio: hey jarvis")
-    print("    DET curves: det_hey_jarvis.png")
+    evaluate.det_png(ART / "det_hey_jarvis.png", curves, "DET, held-out audio: hey jarvis")
+    print(f"    DET curves: {ART / 'det_hey_jarvis.png'}")
     return 0
 
 

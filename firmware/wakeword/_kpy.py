@@ -85,7 +85,13 @@ def logmel(pw, start, length, w, lut, shift, out, off):
 
 
 def copy_in(ring, pos, src, start, n):
-    # src: array('h') (or a list of ints); ring: array('h') of 512
+    # src: array('h'), or int16 little-endian bytes as the viper kernel takes them
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        for i in range(n):
+            j = 2 * (start + i)
+            v = src[j] | (src[j + 1] << 8)
+            ring[(pos + i) & 511] = v - 65536 if v > 32767 else v
+        return
     for i in range(n):
         ring[(pos + i) & 511] = src[start + i]
 

@@ -161,16 +161,30 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),
         "eval_speech": lambda: _eval_set([(c, 1.0, f0) for c, f0 in zip(_chunks(eval_speech, 6), [None, 100, 130] * 9999)], workers),
     }
+    # Other speech for evaluation does not depend on the phrase unless a sentence
+    # had to be dropped for it: such sets are shared between phrases by content.
+    shared = Path(root) / "shared" / f"eval_speech_{_digest(eval_speech)}.npz"
+    if not (out / "eval_speech.npz").exists() and shared.exists():
+        (out / "eval_speech.npz").symlink_to(shared)
     todo = [k for k in sets if (parts is None or k in parts) and not (out / f"{k}.npz").exists()]
     task = progress.add_task("synthesizing speech", total=len(todo)) if progress else None
     for name in todo:
         if progress:
             progress.update(task, description=f"synthesizing {name}")
         clips, meta = sets[name]()
-        clips_save(out / f"{name}.npz", clips, meta)
+        if name == "eval_speech":
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            clips_save(shared, clips, meta)
+            (out / "eval_speech.npz").symlink_to(shared)
+        else:
+            clips_save(out / f"{name}.npz", clips, meta)
         if progress:
             progress.advance(task)
     return out
+
+
+def _digest(sentences):
+    return hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
 
 
 def _merge(a, b):

@@ -55,6 +55,23 @@ def _negative(clips, rng, pool):
     return augment.level(x, rng.uniform(-35, 0))
 
 
+def _speech_streams(d, speech, pool, seed):
+    """Negative streams of other speech: shared by every phrase that has the same
+    evaluation speech (the cache links it), so they are built once."""
+    src = (d / "eval_speech.npz").resolve()
+    path = src.with_name(src.stem + f"_heldout{seed}.npz")
+    if path.exists():
+        with np.load(path) as z:
+            return [z[k] for k in sorted(z.files)]
+    rng = np.random.default_rng(seed + 1)
+    order = rng.permutation(len(speech))
+    out = [_negative([speech[j] for j in order[i:i + 10]], rng, pool) for i in range(0, len(order), 10)]
+    tmp = path.with_name(path.stem + ".part.npz")
+    np.savez(tmp, **{f"s{i:05d}": x for i, x in enumerate(out)})
+    tmp.replace(path)
+    return out
+
+
 def build(phrase, root, seed=1234):
     """{'pos': [int16], 'pos_end': [sample], 'pos_snr': [...], 'neg': [int16], 'neg_kind': [...]}."""
     d = corpus.cache_dir(phrase, root)
@@ -81,11 +98,8 @@ def build(phrase, root, seed=1234):
         p_pcm.append(x)
         p_end.append(e)
         p_snr.append(-1.0 if snr is None else snr)
-    n_pcm, n_kind = [], []
-    order = rng.permutation(len(speech))
-    for i in range(0, len(order), 10):
-        n_pcm.append(_negative([speech[j] for j in order[i:i + 10]], rng, pool))
-        n_kind.append("speech")
+    n_pcm, n_kind = list(_speech_streams(d, speech, pool, seed)), []
+    n_kind = ["speech"] * len(n_pcm)
     for i in range(0, len(conf), 20):
         n_pcm.append(_negative(conf[i:i + 20], rng, pool))
         n_kind.append("confusable")

@@ -184,3 +184,28 @@ def test_bad_model_is_a_clear_error_on_the_board(pocket_model, damage, message):
     out = mpy.run(RUN_BAD, stdin=blob, heap="200K")
     assert "ModelError:" in out and message in out, out
     assert "still running" in out
+
+
+RUN_BYTES = """
+import sys
+from array import array
+from wakeword.detector import Detector
+n_model = int.from_bytes(sys.stdin.buffer.read(4), 'little')
+blob = sys.stdin.buffer.read(n_model)
+pcm = sys.stdin.buffer.read()
+for force in (False, True):
+    det = Detector(blob, threshold=0.5, force_python=force)
+    m = det.model
+    det.feed(pcm, 0, len(pcm) // 2)  # int16 little-endian bytes
+    a = det.last_logit
+    det.reset()
+    det.feed(array('h', pcm))
+    print(det.frames, a == det.last_logit)
+"""
+
+
+def test_feed_takes_int16_bytes_too(corpus_pcm, random_model):
+    pcm = corpus_pcm[:20000]
+    out = mpy.run(RUN_BYTES, stdin=_payload(random_model, pcm), heap="200K")
+    n = (len(pcm) - 512) // 320 + 1
+    assert out.split() == [str(n), "True", str(n), "True"]

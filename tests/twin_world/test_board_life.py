@@ -1,0 +1,104 @@
+"""Watchdog, deep sleep, a dying world, and board definitions the twin refuses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pocket_agent.boards import catalog
+from pocket_agent.errors import PocketError
+
+from .conftest import mpremote
+
+
+@pytest.mark.parametrize("board", ["pico2w", "esp32s3-devkitc"])
+def test_a_starved_watchdog_resets_the_board(start_twin, board):
+    twin = start_twin(board)
+    # Fed, it keeps the board up; a soft reset does not stop it (as on hardware).
+    out = mpremote(twin.port, "exec", (
+        "import machine, time\nw = machine.WDT(timeout=400)\n"
+        "for i in range(8):\n    time.sleep_ms(100)\n    w.feed()\nprint('alive')\n"
+    ))
+    assert out == "alive\n"
+    st = twin.status()
+    boots = st["boots"]
+    assert st["reset_cause"] == "power" and st["wdt_timeout_s"] == 0.4  # no reset while it was fed
+    st = twin.wait_port(timeout=5, boots=boots)  # nobody feeds it at the REPL
+    assert st["reset_cause"] == "wdt"
+    assert "watchdog" in twin.messages()
+    assert mpremote(twin.port, "exec", "import machine; print(machine.reset_cause() == machine.WDT_RESET)") == "True\n"
+    assert twin.status()["wdt_timeout_s"] is None  # a reset stops the watchdog
+
+
+def test_esp32_deepsleep_ends_in_a_reset_with_its_cause(start_twin):
+    twin = start_twin("esp32s3-devkitc")
+    boots = twin.status()["boots"]
+    mpremote(twin.port, "exec", "import machine; machine.deepsleep(600)", check=False, timeout=10)
+    st = twin.status()
+    assert st["vm_state"] == "deepsleep" and st["port"] is None  # the chip and its USB are off
+    twin.wait_port(timeout=5, boots=boots)
+    out = mpremote(twin.port, "exec", "import machine; print(machine.reset_cause(), machine.wake_reason())")
+    assert out == "4 4\n"  # DEEPSLEEP_RESET, TIMER_WAKE
+
+
+def test_rp2_deepsleep_is_lightsleep_then_a_reset(start_twin):
+    twin = start_twin("pico2w")
+    boots = twin.status()["boots"]
+    mpremote(twin.port, "exec", "import machine; machine.deepsleep(300)", check=False, timeout=10)
+    twin.wait_port(timeout=5, boots=boots)
+    out = mpremote(twin.port, "exec", "import machine; print(machine.reset_cause(), hasattr(machine, 'DEEPSLEEP_RESET'))")
+    assert out == "3 False\n"  # the RP2 port resets through the watchdog and has no deep-sleep cause
+
+
+def test_a_world_that_dies_stops_the_twin_with_an_error(start_twin):
+    twin = start_twin("pico2w")
+    os.kill(twin.info["world_pid"], signal.SIGKILL)
+    assert twin.proc.wait(10) != 0
+    assert "world process died" in twin.messages()
+
+
+def _write_board(tmp_path, change):
+    data = json.loads(catalog.load("pico2w").path.read_text())
+    change(data)
+    path = tmp_path / "board.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d["parts"].append({"name": "lcd", "part": "st7789", "bus": "i2c0", "addr": 60}),
+     ["parts[9] (lcd)", "unknown part 'st7789'"]),
+    (lambda d: d["parts"][1].update(addr=0x50), ["parts[1] (env)", "bad address 80", "0x76 or 0x77"]),
+    (lambda d: d["parts"][0].update(bus="i2s_mic"), ["parts[0] (display)", "not an I2C bus"]),
+    (lambda d: d["parts"].append({"name": "env2", "part": "bme280", "bus": "i2c0", "addr": 118}),
+     ["parts[9] (env2)", "0x76 on i2c0 is taken by env"]),
+    (lambda d: d["parts"][5].pop("pin"), ["parts[5] (button)", "'pin' missing"]),
+    (lambda d: d["buses"]["i2c0"].pop("sda"), ["buses.i2c0", "'sda' missing"]),
+])
+def test_bad_wiring_names_the_file_and_the_entry(tmp_path, change, words):
+    path = _write_board(tmp_path, change)
+    with pytest.raises(PocketError) as info:
+        catalog.load_file(path)
+    assert str(path) in str(info.value)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_world_control_errors_are_clear(start_twin, state_dir):
+    twin = start_twin("pico2w")
+    with pytest.raises(PocketError) as info:
+        twin.world.press("nope")
+    assert "no button named 'nope'" in str(info.value) and "button2" in str(info.value)
+    with pytest.raises(PocketError) as info:
+        twin.world.environment(temperature=200)
+    assert "outside the BME280's range" in str(info.value)
+    with pytest.raises(PocketError) as info:
+        twin.world.mic_play(state_dir / "missing.wav")
+    assert "cannot read WAV" in str(info.value)
+    out = subprocess.run([sys.executable, "-m", "pocket_agent.cli", "sim", "ctl", "environment", "humidity=55",
+                          "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and json.loads(out.stdout)["humidity"] == 55.0
+    assert twin.status()["vm_state"] == "running"

@@ -30,18 +30,24 @@ def read_image(path):
 
 
 def enter_bootloader_via_repl(port, out=print):
-    """Ask MicroPython on `port` to reboot into the chip's bootloader. False if nothing answers as MicroPython."""
+    """Ask MicroPython on `port` to reboot into the chip's bootloader. False if
+    nothing answers as MicroPython does."""
     from pocket_agent.tools.deploy.link import Link
 
     try:
-        with Link.open(port) as link:
+        link = Link.open(port)
+    except PocketError:
+        return False
+    with link:
+        try:
             link.enter_raw(soft_reset=False, timeout=3.0)
-            out(f"asking MicroPython on {port} to enter the bootloader")
-            link.start("import machine\nmachine.bootloader()\n")
-    except PocketError as exc:
-        if "does not answer as MicroPython" in exc.message or "lost the board" in exc.message:
+        except PocketError:
             return False
-        raise
+        out(f"asking MicroPython on {port} to enter the bootloader")
+        try:
+            link.start("import machine\nmachine.bootloader()\n")
+        except PocketError:
+            pass  # the port went away under the last bytes: the board did as asked
     return True
 
 
@@ -85,19 +91,45 @@ def flash(board_name, port=None, *, firmware=None, version=None, twin=None, stat
 
 
 def flash_twin(board, twin_ref, firmware, version, out):
+    """Erase the twin's flash as esptool erase-flash does (the next boot formats
+    the filesystem). An ESP32-S3 twin then also gets the image written through
+    its ROM loader with esptool, as a board would: esptool itself checks the
+    chip, writes and verifies."""
     if twin_ref.board and twin_ref.board != board.name:
         raise PocketError(f"twin {twin_ref.name!r} is a {twin_ref.board}, not a {board.name}",
                           hint=f"use --board {twin_ref.board}")
+    data = None
     if firmware:
-        _load_image(board, firmware, None, out)
+        data, _ = _load_image(board, firmware, None, out)
     elif version:
         releases.normalise(version)
         out(f"a twin runs the MicroPython of its VM; version {version} is not downloaded for it")
     status = twin_ref.control("status")
     twin_ref.control("erase_flash")
-    _wait_twin(twin_ref, status["boots"])
+    status = _wait_twin(twin_ref, status["boots"])
     out(f"twin {twin_ref.name}: flash erased; MicroPython formatted the filesystem on boot")
+    if data is not None and board.port == "esp32":
+        if not enter_bootloader_via_repl(twin_ref.link, out):
+            twin_ref.control("bootloader")
+        _wait_link(twin_ref)
+        esp.flash(board, twin_ref.link, data, out=out, stub=False, erase=False, connect_mode="no-reset",
+                  after=None)
+        twin_ref.control("reset")  # the RESET button: a pty has no RTS line to pull
+        _wait_twin(twin_ref, status["boots"])
+        out(f"twin {twin_ref.name}: image written and verified through its ROM loader; it booted again")
     return "twin"
+
+
+def _wait_link(twin_ref, timeout=5.0):
+    import os
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = twin_ref.control("status")
+        if st["vm_state"] == "bootloader" and st["port"] and os.path.exists(twin_ref.link):
+            return st
+        time.sleep(0.02)
+    raise PocketError(f"twin {twin_ref.name!r} did not enter its bootloader")
 
 
 def _wait_twin(twin_ref, boots, timeout=10.0):

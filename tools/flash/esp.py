@@ -28,7 +28,7 @@ def wrong_mode(port, exc):
 
 
 def flash(board, port, data, *, out=print, stub=True, erase=True, connect_mode="default-reset",
-          baud=460800, connect_attempts=3):
+          baud=460800, connect_attempts=3, after="hard-reset"):
     """Write `data` (a full image) to the ESP32 on `port`. Returns esptool's chip name."""
     import esptool.cmds as cmds
     from esptool.util import FatalError
@@ -69,10 +69,11 @@ def flash(board, port, data, *, out=print, stub=True, erase=True, connect_mode="
                                  flash_size="keep", no_progress=True)
         out(f"writing {len(data)} bytes at {offset:#x} (flash mode {mode}, {freq}, {size})")
         cmds.write_flash(esp, [(offset, data)], flash_mode=mode, flash_freq=freq, flash_size=size,
-                         no_progress=True)
+                         no_progress=True, compress=True)
         out("verifying")
         cmds.verify_flash(esp, [(offset, data)], flash_mode=mode, flash_freq=freq, flash_size=size)
-        cmds.reset_chip(esp, "hard-reset")
+        if after:
+            cmds.reset_chip(esp, after)
         return esp.CHIP_NAME
     except FatalError as exc:
         raise PocketError(f"esptool: {exc}", hint="reset the board into download mode and run again: "

@@ -213,6 +213,7 @@ class Supervisor:
         # feed(bytes) (e.g. a model of the ESP32-S3 ROM loader); None: nobody answers.
         self.bootloader = None
         self.bootloader_factory = None
+        self.bootloader_factory = __import__(__package__ + ".esp_rom", fromlist=["RomLoader"]).RomLoader if board.port == "esp32" else None  # noqa: E501
         seed = int.from_bytes(hashlib.sha256(self.state.name.encode()).digest()[:4], "little")
         self.unique_id = hashlib.sha256(("pocket-twin:" + self.state.name).encode()).hexdigest()[:16]
         self._seed = seed

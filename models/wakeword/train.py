@@ -112,8 +112,9 @@ def _bce(logits, labels, weight):
     return loss, (w * (p - y) / n).astype(np.float32)
 
 
-def _step(params, opt, rng, data, neg, q, lr):
-    xp, yp, xn = _batch(rng, data, neg)
+def _grads(params, rng, data, neg, q, parts):
+    """Loss and gradients on 1/parts of a batch (a batch is split over processes)."""
+    xp, yp, xn = _batch(rng, data, neg, 96 // parts, 48 // parts, 32 // parts)
     lp, cp = net.forward(params, xp, q)
     ln, cn = net.forward(params, xn, q)
     wpos = np.where(yp == 1, 2.0, 1.0).astype(np.float32)
@@ -124,9 +125,53 @@ def _step(params, opt, rng, data, neg, q, lr):
     loss_n, gn = _bce(ln, yn, wn)
     gp_all = net.backward(params, cp, gp, q)
     gn_all = net.backward(params, cn, gn, q)
-    grads = {k: gp_all[k] + gn_all[k] for k in params}
-    opt.step(params, grads, lr)
-    return loss_p + loss_n
+    return loss_p + loss_n, {k: gp_all[k] + gn_all[k] for k in params}
+
+
+def _worker(conn, data, neg):
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        params, q, seeds = msg
+        conn.send(_grads(params, np.random.default_rng(seeds), data, neg, q, PARTS))
+
+
+PARTS = 2  # each step's batch is split in two: the parent and one helper process
+
+
+class _Stepper:
+    """Gradient steps with the batch split over two processes (two cores); the
+    split is the same with or without the helper, so results do not depend on it."""
+
+    def __init__(self, data, neg, parallel=True):
+        import multiprocessing as mp
+
+        self.data, self.neg = data, neg
+        self.conn = self.proc = None
+        if parallel:
+            ctx = mp.get_context("fork")
+            self.conn, child = ctx.Pipe()
+            self.proc = ctx.Process(target=_worker, args=(child, data, neg), daemon=True)
+            self.proc.start()
+
+    def step(self, params, opt, seed, i, q, lr):
+        seeds = [[seed, i, r] for r in range(PARTS)]
+        if self.conn is not None:
+            self.conn.send((params, q, seeds[1]))
+        loss, grads = _grads(params, np.random.default_rng(seeds[0]), self.data, self.neg, q, PARTS)
+        if self.conn is not None:
+            loss2, g2 = self.conn.recv()
+        else:
+            loss2, g2 = _grads(params, np.random.default_rng(seeds[1]), self.data, self.neg, q, PARTS)
+        grads = {k: (grads[k] + g2[k]) / PARTS for k in grads}
+        opt.step(params, grads, lr)
+        return (loss + loss2) / PARTS
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.send(None)
+            self.proc.join(10)
 
 
 def validate(qm, data, vneg):
@@ -156,14 +201,18 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         task = progress.add_task("training", total=steps + qat_steps)
         q = None
         loss_avg = None
+        stepper = _Stepper(data, neg)
         for i in range(steps + qat_steps):
             if i == steps:
                 q = net.calibrate(params, data["pos"][:256])
             frac = i / (steps + qat_steps)
             lr = 2e-3 * (0.5 * (1 + np.cos(np.pi * frac))) + 1e-5
-            loss = _step(params, opt, rng, data, neg, q, lr)
+            loss = stepper.step(params, opt, seed, i, q, lr)
             loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
             progress.update(task, advance=1, description=f"training (loss {loss_avg:.3f}{', quantized' if q else ''})")
+            if not progress.console.is_terminal and i % 500 == 0:  # a log file still shows progress
+                log(f"step {i}/{steps + qat_steps}, loss {loss_avg:.3f}, {time.time() - t0:.0f} s")
+        stepper.close()
         qm = net.export(params, q, phrase)
         rows, frr, row, _ = validate(qm, data, vneg)
     if row is None:
@@ -175,6 +224,7 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     size = len(qm.to_bytes())
     if row is None or frr > GATE_FRR:
         if not force:
+            qm.save(str(out) + ".rejected")  # kept for a look, never under the model's name
             raise PocketError(f"model not exported: {msg} (the gate is FRR <= {GATE_FRR:.0%})",
                               hint="train longer (--steps), or pass --force to export anyway")
         log("exporting anyway (--force)")

@@ -311,3 +311,51 @@ print(round(ax / 16384), round(ay / 16384), round(az / 16384))
         assert board_twin.world.led()["on"] is True
         run(board_twin, f"import machine\nmachine.Pin({led['pin']!r}, machine.Pin.OUT).off()")
         assert board_twin.world.led()["on"] is False
+
+
+def test_imu_tap_raises_the_motion_interrupt_on_its_int_pin(board_twin):
+    imu = part(board_twin, "imu")
+    r = Running(board_twin, i2c_setup(board_twin) + f"A = {imu['addr']}\nINT = {imu['int']}\n" + """import time
+hits = []
+for reg, val in ((0x6B, 0), (0x1F, 20), (0x20, 1), (0x37, 0x20), (0x38, 0x40)):
+    i2c.writeto_mem(A, reg, bytes((val,)))  # awake, 40 mg threshold, latched active-high INT, MOT_EN
+i2c.readfrom_mem(A, 0x3A, 1)
+pin = machine.Pin(INT, machine.Pin.IN)
+pin.irq(lambda p: hits.append(1), machine.Pin.IRQ_RISING)
+time.sleep_ms(100)
+quiet = len(hits)
+print('armed')
+t0 = time.ticks_ms()
+while not hits and time.ticks_diff(time.ticks_ms(), t0) < 3000:
+    time.sleep_ms(5)
+level = pin.value()
+status = i2c.readfrom_mem(A, 0x3A, 1)[0]
+print(quiet, len(hits), level, hex(status & 0x40), pin.value())
+pin.irq(None)
+i2c.writeto_mem(A, 0x38, b'\\x00')
+""")
+    r.wait_for("armed")
+    board_twin.world.tap()
+    quiet, hits, level, status, after = r.finish().split()
+    assert quiet == "0"  # nothing moved: no interrupt
+    assert hits == "1" and level == "1" and status == "0x40"
+    assert after == "0"  # reading INT_STATUS released the latched pin
+
+
+def test_i2s_tx_non_blocking_write_calls_back_when_sent(board_twin):
+    spec = bus(board_twin, "tx")
+    out = run(board_twin, f"""import time
+from machine import I2S, Pin
+amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
+          bits=16, format=I2S.STEREO, rate=8000, ibuf=4000)
+sent = []
+amp.irq(lambda a: sent.append(time.ticks_ms()))
+buf = bytearray(32000)  # 1 s of 8 kHz stereo
+t0 = time.ticks_ms()
+print(amp.write(buf), time.ticks_diff(time.ticks_ms(), t0) < 50)
+while not sent and time.ticks_diff(time.ticks_ms(), t0) < 3000:
+    time.sleep_ms(10)
+print(len(sent), 700 <= time.ticks_diff(sent[0], t0) <= 1300)
+amp.deinit()
+""")
+    assert out.splitlines() == ["32000 True", "1 True"]

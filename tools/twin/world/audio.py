@@ -10,11 +10,14 @@ stereo, and the world can record it to a WAV file.
 import threading
 import wave
 
-import numpy as np
+# numpy is imported where samples are handled: a twin whose board never opens
+# an I2S stream does not pay for it at start.
 
 
 def read_wav(path):
     """(int16 mono samples, rate) of a PCM WAV file."""
+    import numpy as np
+
     try:
         with wave.open(str(path), "rb") as w:
             rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
@@ -48,6 +51,8 @@ class Mic:
         self.played = 0  # samples of the sources delivered
 
     def play(self, samples, rate, append=False, loop=False):
+        import numpy as np
+
         with self.lock:
             if not append:
                 self.queue = []
@@ -60,6 +65,8 @@ class Mic:
 
     def take(self, n, rate):
         """The next n samples at `rate`; silence where nothing plays."""
+        import numpy as np
+
         out = np.zeros(n, np.int16)
         with self.lock:
             i = 0
@@ -89,6 +96,8 @@ class Mic:
 
     def encode(self, samples, bits, stereo):
         """Samples as the receiver's DMA buffer holds them (little-endian words)."""
+        import numpy as np
+
         s24 = samples.astype(np.int32) << 8
         word = (s24 << 8).astype("<i4") if bits == 32 else (s24 >> 8).astype("<i2")
         if stereo:
@@ -118,6 +127,8 @@ class Amp:
         self.played = 0
 
     def decode(self, data, bits, stereo):
+        import numpy as np
+
         dt = "<i4" if bits == 32 else "<i2"
         x = np.frombuffer(data[:len(data) - len(data) % (bits // 8)], dt).astype(np.int32)
         if bits == 32:
@@ -127,6 +138,8 @@ class Amp:
         return x.astype(np.int16)
 
     def play(self, samples, rate):
+        import numpy as np
+
         with self.lock:
             self.played += len(samples)
             if len(samples):

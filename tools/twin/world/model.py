@@ -12,8 +12,6 @@ import struct
 import threading
 import time
 
-import numpy as np
-
 from . import protocol as P
 from .audio import Amp, Mic, read_wav
 from .bme280 import BME280
@@ -70,6 +68,7 @@ class World:
         self.handles = []  # I2C handles the VM opened: {addr: device}
         self.timers = {}
         self.audio_speed = 1.0  # 0: stream audio as fast as the board takes it (benchmarks)
+        self.imu_ticking = False
         self._build(board.raw)
 
     def now(self):
@@ -186,6 +185,8 @@ class World:
                 return b"\x01"
             dev.start()
             dev.write(payload, now)
+            if isinstance(dev, MPU6050):
+                self._imu_ticks()
             return b"\x00"
         if op == P.I2C_READ:
             return self._i2c_read(a, b, payload[0] | payload[1] << 8, b"", now)
@@ -250,6 +251,19 @@ class World:
             dev.write(write, now)
         dev.start()
         return b"\x00" + dev.read(n, now)
+
+    def _imu_ticks(self, when=None):
+        """Run the IMUs every 5 ms while one has interrupts enabled, so its INT
+        pin fires (motion, data ready) without the board polling it."""
+        if when is None and self.imu_ticking:
+            return
+        imus = [d for d in self.parts.values() if isinstance(d, MPU6050) and d.regs[0x38] & 0x41 and not d.asleep()]
+        self.imu_ticking = bool(imus)
+        now = self.now()
+        for dev in imus:
+            dev.tick(now)
+        if imus:
+            self.clock.at(now + 0.005, self._imu_ticks)
 
     def _pin_written(self, pin, now):
         self.pins.changed(pin, now)
@@ -346,6 +360,8 @@ class World:
         if path is not None:
             samples, rate = read_wav(path)
         elif pcm is not None:
+            import numpy as np
+
             samples = np.frombuffer(base64.b64decode(pcm), "<i2")
         else:
             raise ValueError("give path=WAV or pcm=BASE64 (16-bit little-endian mono)")

@@ -17,8 +17,6 @@ import threading
 import time
 import traceback
 
-import numpy as np
-
 from pocket_agent.boards import catalog
 from pocket_agent.errors import PocketError
 
@@ -110,6 +108,8 @@ def _pace(world, start, k, period):
 
 
 def _stream_rx(world, sock, mic, rate, bits, stereo, chunk, frame):
+    import numpy as np
+
     silence = np.zeros(chunk, np.int16)
     pending = b""
     start, k = time.monotonic(), 0

@@ -24,6 +24,14 @@ def register(sub):
     p.add_argument("--no-reset", action="store_true",
                    help="leave the board at the REPL instead of soft-resetting it to run the app")
     p.add_argument("--app", metavar="DIR", help="app folder to deploy (default: the project's firmware/)")
+    img = p.add_argument_group(
+        "one flashable image", "instead of deploying, write one image holding MicroPython and a LittleFS "
+        "filesystem with the app, to flash with `pocket flash --firmware OUT` (or esptool / the BOOTSEL drive)")
+    img.add_argument("--image", metavar="OUT", help="write the image to OUT (.bin for ESP32-S3, .uf2 for the Pico 2 W)")
+    src = img.add_mutually_exclusive_group()
+    src.add_argument("--firmware", metavar="FILE", help="the MicroPython image to start from")
+    src.add_argument("--version", metavar="V", help="the official MicroPython release to start from (cached download)")
+    img.add_argument("--arch", help="mpy arch of the image's modules (default: the board definition's)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +44,10 @@ def run(args):
     kwargs = {}
     if args.app:
         kwargs["firmware_dir"] = args.app
+    if args.image:
+        return build_image(args, kwargs)
+    if args.firmware or args.version or args.arch:
+        raise PocketError("--firmware, --version and --arch go with --image", hint="see `pocket deploy --help`")
     bar = _Bar() if sys.stdout.isatty() and not args.dry_run else None
     try:
         result = d.deploy(args.board, args.port, twin=args.twin, state_dir=args.state_dir,
@@ -48,6 +60,22 @@ def run(args):
         print("dry run: nothing was changed")
     elif not result.plan.empty:
         print(f"deployed to {result.port} in {result.seconds:.2f} s ({result.sent} bytes sent)")
+    return 0
+
+
+def build_image(args, kwargs):
+    from pocket_agent.boards import catalog
+    from pocket_agent.tools.deploy import image
+    from pocket_agent.tools.flash import images, releases
+
+    if not (args.firmware or args.version):
+        raise PocketError("an image starts from MicroPython: give --firmware FILE or --version V")
+    firmware = args.firmware
+    if args.version:
+        board = catalog.load(args.board)
+        firmware = releases.resolve(board, args.version,
+                                    validate=lambda data, url: images.check(board, data, url))
+    image.build(args.board, args.image, firmware, arch=args.arch, **kwargs)
     return 0
 
 

@@ -7,6 +7,7 @@ UF2 family, full image or not). On a twin, flashing erases its flash as
 esptool erase-flash does; the next boot formats the filesystem.
 """
 
+import struct
 import time
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def flash_twin(board, twin_ref, firmware, version, out):
     twin_ref.control("erase_flash")
     status = _wait_twin(twin_ref, status["boots"])
     out(f"twin {twin_ref.name}: flash erased; MicroPython formatted the filesystem on boot")
+    if data is not None and board.port == "rp2":
+        _copy_uf2_to_twin(board, twin_ref, data, status, out)
     if data is not None and board.port == "esp32":
         if not enter_bootloader_via_repl(twin_ref.link, out):
             twin_ref.control("bootloader")
@@ -118,6 +121,39 @@ def flash_twin(board, twin_ref, firmware, version, out):
         _wait_twin(twin_ref, status["boots"])
         out(f"twin {twin_ref.name}: image written and verified through its ROM loader; it booted again")
     return "twin"
+
+
+def _copy_uf2_to_twin(board, twin_ref, data, status, out):
+    """What the RP2350's boot ROM does with a UF2 copied to its drive: erase each
+    sector a block lands in, then program the block; then reboot. The twin's VM
+    is stopped (bootloader state) while its flash file is written."""
+    from pocket_agent.tools.deploy.image import XIP_BASE
+    from pocket_agent.tools.twin import state as twin_state
+
+    wanted = images.UF2_FOR_MCU[board.mcu]
+    twin_ref.control("bootloader")
+    flash_file = twin_state.TwinState(twin_ref.name, twin_ref.state_dir).flash
+    erased = set()
+    written = 0
+    with open(flash_file, "r+b") as f:
+        for off in range(0, len(data), 512):
+            flags, addr, size, _no, _count, fam = struct.unpack_from("<6I", data, off + 8)
+            if not flags & images.UF2_FLAG_FAMILY or fam not in wanted or flags & images.UF2_FLAG_NOT_MAIN:
+                continue
+            pos = addr - XIP_BASE
+            if pos < 0 or pos + size > board.flash.size:
+                continue
+            sector = pos // board.flash.block_size
+            if sector not in erased:
+                f.seek(sector * board.flash.block_size)
+                f.write(b"\xff" * board.flash.block_size)
+                erased.add(sector)
+            f.seek(pos)
+            f.write(data[off + 32:off + 32 + size])
+            written += size
+    twin_ref.control("reset")
+    _wait_twin(twin_ref, status["boots"])
+    out(f"twin {twin_ref.name}: {written} bytes of the UF2 written to flash, as the boot ROM does; it booted again")
 
 
 def _wait_link(twin_ref, timeout=5.0):

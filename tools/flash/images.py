@@ -38,7 +38,8 @@ UF2_FAMILIES = {
 }
 # Which UF2 families each MCU of a board definition takes; "absolute" blocks ride along.
 UF2_FOR_MCU = {"rp2350": {0xE48BFF59, 0xE48BFF5A, 0xE48BFF5B}, "rp2040": {0xE48BFF56}}
-UF2_NEUTRAL = {0xE48BFF57}
+ABSOLUTE_FAMILY = 0xE48BFF57
+UF2_NEUTRAL = {ABSOLUTE_FAMILY}
 
 
 @dataclass
@@ -107,6 +108,13 @@ def identify(data, name="the file"):
                       hint="download the firmware from the board's MicroPython page (see `pocket flash --help`)")
 
 
+def holds_filesystem(board, data, offset=0):
+    """Does an ESP32 image go on to fill the filesystem with LittleFS (a combined image)?"""
+    start = board.flash.fs_offset - offset
+    head = data[start:start + 2 * board.flash.block_size]
+    return len(data) == start + board.flash.fs_size and b"littlefs" in head
+
+
 def check(board, data, name="the file"):
     """The Image, if it is right for `board`; a PocketError that says why not otherwise."""
     image = identify(data, name)
@@ -126,7 +134,7 @@ def check(board, data, name="the file"):
                 "it cannot be written at offset 0",
                 hint="use the full firmware .bin from the MicroPython download page, not a build's "
                 "micropython.bin")
-        if len(data) > board.flash.fs_offset - offset:
+        if len(data) > board.flash.fs_offset - offset and not holds_filesystem(board, data, offset):
             raise PocketError(f"{name} is {len(data)} bytes and would overwrite the filesystem at "
                               f"{board.flash.fs_offset:#x}", hint="is this the right board's image?")
     elif board.port == "rp2":

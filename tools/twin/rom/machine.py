@@ -3,30 +3,30 @@
 # removes the names the board's port lacks, so such code fails as it would there.
 # Resets and sleeps go to the supervisor over the ROM's control pipe; they
 # never return, as on hardware.
-import sys
-import time
+import sys as _sys
+import time as _time
 import umachine as _hw
 import rom_console as _console
 import rom_world as _w
-import rom_pin
-import rom_bus
-import rom_i2s
-import rom_periph
+import rom_pin as _pin
+import rom_bus as _bus
+import rom_i2s as _i2s
+import rom_periph as _periph
 
 Signal = _hw.Signal
 time_pulse_us = _hw.time_pulse_us
-Pin = rom_pin.Pin
-bitstream = rom_pin.bitstream
-I2C = rom_bus.I2C
-SoftI2C = rom_bus.SoftI2C
-SPI = rom_bus.SPI
-SoftSPI = rom_bus.SoftSPI
-I2S = rom_i2s.I2S
-ADC = rom_periph.ADC
-PWM = rom_periph.PWM
-Timer = rom_periph.Timer
-WDT = rom_periph.WDT
-RTC = rom_periph.RTC
+Pin = _pin.Pin
+bitstream = _pin.bitstream
+I2C = _bus.I2C
+SoftI2C = _bus.SoftI2C
+SPI = _bus.SPI
+SoftSPI = _bus.SoftSPI
+I2S = _i2s.I2S
+ADC = _periph.ADC
+PWM = _periph.PWM
+Timer = _periph.Timer
+WDT = _periph.WDT
+RTC = _periph.RTC
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -50,19 +50,21 @@ _freq = 0
 _irq_state = [0]
 
 
-def setup(cfg):
+def _setup(cfg):
     port = cfg["port"]
-    rom_pin.setup(port)
-    rom_bus.setup(port)
-    rom_i2s.setup(port)
-    rom_periph.setup(port)
-    mod = sys.modules[__name__]
+    _pin.setup(port)
+    _bus.setup(port)
+    _i2s.setup(port)
+    _periph.setup(port)
+    mod = _sys.modules[__name__]
     if port == "esp32":
-        mod.ADC = rom_periph.ADC32
+        mod.ADC = _periph.ADC32
+        mod.sleep = lightsleep  # the ESP32's old name for it
+        del _pin.Pin.high, _pin.Pin.low
     else:
         for name in _ESP32_ONLY:
             delattr(mod, name)
-        del rom_periph.PWM.duty
+        del _periph.PWM.duty
     _w.start(cfg["world"])
 
 
@@ -71,7 +73,7 @@ def _halt(msg):
     _console.set_intr(-1)
     _console.control(msg)
     while True:
-        time.sleep(1)
+        _time.sleep(1)
 
 
 def reset():
@@ -109,7 +111,7 @@ def freq(hz=None):
 
 
 def idle():
-    time.sleep_ms(1)  # until the next interrupt or tick, as WFI does
+    _time.sleep_ms(1)  # until the next interrupt or tick, as WFI does
 
 
 def disable_irq():
@@ -124,9 +126,9 @@ def enable_irq(state=0):
 def lightsleep(time_ms=None):
     # The CPU stops until the time is up or an interrupt comes; the port stays.
     seen = _w.woken[0]
-    end = None if time_ms is None else time.ticks_add(time.ticks_ms(), time_ms)
-    while _w.woken[0] == seen and (end is None or time.ticks_diff(end, time.ticks_ms()) > 0):
-        time.sleep_ms(1)
+    end = None if time_ms is None else _time.ticks_add(_time.ticks_ms(), time_ms)
+    while _w.woken[0] == seen and (end is None or _time.ticks_diff(end, _time.ticks_ms()) > 0):
+        _time.sleep_ms(1)
 
 
 def deepsleep(time_ms=None):

@@ -15,7 +15,7 @@ import rom_console  # noqa: E402
 import machine  # noqa: E402  the twin's machine module, loaded before the host files go
 import neopixel  # noqa: E402,F401  frozen into the ports' firmware
 
-machine.setup(cfg)
+machine._setup(cfg)
 
 flash_file = open(cfg["flash"], "r+b")
 ctl = open("/dev/fd/%d" % cfg["ctl_fd"], "wb")

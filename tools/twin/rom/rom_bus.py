@@ -26,6 +26,9 @@ def _pin(p):
 class _I2CBase:
     _soft = False
 
+    def deinit(self):
+        pass
+
     def _nack(self, nbytes):
         # What each port's driver reports for an address nobody acknowledges.
         if self._soft or _port == "esp32" or nbytes == 0:
@@ -89,6 +92,18 @@ class _I2CBase:
 
 
 class I2C(_I2CBase):
+    # The hardware blocks have no primitive operations, as on the ports.
+    def start(self):
+        raise OSError("I2C operation not supported")
+
+    stop = start
+
+    def readinto(self, buf, nack=True):
+        raise OSError("I2C operation not supported")
+
+    def write(self, buf):
+        raise OSError("I2C operation not supported")
+
     def __init__(self, id=-1, *, scl=None, sda=None, freq=400000, timeout=50000):
         if id not in (0, 1):
             raise ValueError("I2C(%s) doesn't exist" % id)

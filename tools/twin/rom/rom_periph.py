@@ -69,6 +69,9 @@ class ADC32:
         if atten is not None:
             self.atten(atten)
 
+    def deinit(self):
+        pass
+
     def atten(self, atten):
         if not 0 <= atten <= 3:
             raise ValueError("invalid attenuation")

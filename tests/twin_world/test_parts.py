@@ -359,3 +359,26 @@ print(len(sent), 700 <= time.ticks_diff(sent[0], t0) <= 1300)
 amp.deinit()
 """)
     assert out.splitlines() == ["32000 True", "1 True"]
+
+
+def test_disable_irq_holds_interrupts_until_enabled(board_twin):
+    pin = part(board_twin, "button2")["pin"]
+    r = Running(board_twin, f"""import machine, time
+hits = []
+p = machine.Pin({pin}, machine.Pin.IN, machine.Pin.PULL_UP)
+p.irq(lambda pin: hits.append(1), machine.Pin.IRQ_FALLING)
+state = machine.disable_irq()
+print('masked')
+t0 = time.ticks_ms()
+while p.value() and time.ticks_diff(time.ticks_ms(), t0) < 3000:
+    time.sleep_ms(5)
+time.sleep_ms(50)
+held = len(hits)
+machine.enable_irq(state)
+time.sleep_ms(20)
+print(held, len(hits) > 0)
+p.irq(None)
+""")
+    r.wait_for("masked")
+    board_twin.world.press("button2", ms=100, bounce=False)
+    assert r.finish().split() == ["0", "True"]

@@ -47,7 +47,6 @@ _CAUSES = {"power": PWRON_RESET, "hard": HARD_RESET, "wdt": WDT_RESET, "deepslee
 _ESP32_ONLY = ("HARD_RESET", "DEEPSLEEP_RESET", "SOFT_RESET", "SLEEP", "DEEPSLEEP", "PIN_WAKE", "EXT0_WAKE",
                "EXT1_WAKE", "TIMER_WAKE", "TOUCHPAD_WAKE", "ULP_WAKE", "wake_reason")
 _freq = 0
-_irq_state = [0]
 
 
 def _setup(cfg):
@@ -115,12 +114,15 @@ def idle():
 
 
 def disable_irq():
-    _irq_state[0] += 1
-    return _irq_state[0] - 1
+    state = _w.masked[0]
+    _w.masked[0] = state + 1
+    return state
 
 
 def enable_irq(state=0):
-    _irq_state[0] = state
+    _w.masked[0] = state
+    if not state:
+        _w.release_held()
 
 
 def lightsleep(time_ms=None):

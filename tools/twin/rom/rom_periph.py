@@ -99,6 +99,8 @@ class ADC32:
 class PWM:
     def __init__(self, dest, *, freq=None, duty_u16=None, duty_ns=None, invert=False):
         self._pin = rom_pin.pin_number(dest)
+        if self._pin >= 64:  # the Pico W's LED hangs off the wireless chip, which has no PWM
+            raise ValueError("invalid pin")
         self._freq = 5000 if _port == "esp32" else 0
         self._duty = 0
         self._on = True

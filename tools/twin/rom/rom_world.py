@@ -37,6 +37,8 @@ pin_irqs = [None] * 80  # by wire pin number: objects with _fire(edge)
 timers = [None] * 16  # by slot: objects with _fire()
 i2s_active = [None] * 4  # I2S objects with a non-blocking transfer for the IRQ thread
 woken = [0]  # events seen, for lightsleep
+masked = [0]  # machine.disable_irq() depth: interrupts wait until it is 0
+_held = []
 
 
 def connect(channel):
@@ -143,10 +145,20 @@ def _irq_loop(ev):
 
 
 def schedule(fn, arg):
+    if masked[0]:
+        if len(_held) < 8:
+            _held.append((fn, arg))
+        return
     try:
         micropython.schedule(fn, arg)
     except RuntimeError:
         pass  # the schedule queue is full: the port drops the interrupt too
+
+
+def release_held():
+    while _held:
+        fn, arg = _held.pop(0)
+        schedule(fn, arg)
 
 
 def wake():

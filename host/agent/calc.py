@@ -143,7 +143,9 @@ for _dim, _entries in _UNIT_TABLE.items():
 for _name, _scale in _TEMPERATURE.items():
     UNITS[_name] = ("temperature", _scale, {"C": "celsius", "F": "fahrenheit", "K": "kelvin"}[_scale])
 # spoken names only: what the grammar offers the recogniser
-SPOKEN_UNITS = sorted({n for n in UNITS if len(n) > 2 and "/" not in n})
+_WRITTEN_ONLY = {"m", "km", "cm", "mm", "mi", "yd", "ft", "in", "g", "kg", "lb", "lbs", "oz", "l", "ml", "gal",
+                 "tbsp", "tsp", "km/h", "c", "f", "k", "s", "h", "hr", "hrs"}
+SPOKEN_UNITS = sorted(n for n in UNITS if n not in _WRITTEN_ONLY)
 
 
 def _unit(name):

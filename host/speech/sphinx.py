@@ -7,11 +7,14 @@ Two decoders hear the same audio as it arrives:
   - "dictation": PocketSphinx's general English model, for anything else.
 Both search with the same acoustic model, so their path scores (acoustic plus
 weighted language model) compare. At the end the commands result wins unless
-dictation explains the audio better by more than `bias`. The confidence is the
-per-word geometric mean of the winner's posterior probability.
+dictation explains the audio better by more than `bias`. When the commands
+model's best guess is not a request the agent accepts, its next few guesses
+(n-best) are tried before giving up on it. The confidence is the per-word
+geometric mean of the winner's posterior probability.
 """
 
 import hashlib
+import itertools
 import math
 import os
 import tempfile
@@ -27,6 +30,7 @@ EXTRA_PRONUNCIATIONS = {
 }
 DEFAULT_BIAS = 1500.0  # in the decoder's log units; set by bench/agent.py --tune on the tuning voices only
 PARTIAL_EVERY = 5  # chunks between partial hypotheses
+NBEST = 10  # commands guesses tried against the grammar
 
 
 def _cache_dir():
@@ -55,16 +59,18 @@ def build_command_lm(sentences, folder=None):
 
 
 class PocketSphinxEngine(SpeechEngine):
-    def __init__(self, sentences=None, bias=DEFAULT_BIAS, dictation=True, cache_dir=None):
+    def __init__(self, sentences=None, bias=DEFAULT_BIAS, dictation=True, cache_dir=None, accept=None):
         try:
             import pocketsphinx
         except ImportError as exc:  # pragma: no cover - a dependency of the package
             raise PocketError("pocketsphinx is not installed", hint="./run setup") from exc
-        if sentences is None:
+        if sentences is None or accept is None:
             from pocket_agent.host.agent.grammar import grammar
 
-            sentences = grammar().sentences()
+            sentences = grammar().sentences() if sentences is None else sentences
+            accept = accept or (lambda text: grammar().parse(text) is not None)
         self.bias = bias
+        self.accept = accept  # text -> bool: is this a request the agent acts on
         dict_path = pocketsphinx.get_model_path("en-us/cmudict-en-us.dict")
         known = _dictionary_words(dict_path) | set(EXTRA_PRONUNCIATIONS)
         usable = [s for s in sentences if all(w in known for w in s.split())]
@@ -126,9 +132,30 @@ class _SphinxStream(RecognitionStream):
         details["seconds"] = self.samples / 16000
         if not results:
             return Transcript("", 0.0, source="", details=details)
-        choice = "commands" if "commands" in results else "dictation"
-        if "commands" in results and "dictation" in results:
-            if results["dictation"][1] > results["commands"][1] + self.engine.bias:
-                choice = "dictation"
-        text, _, conf = results[choice]
-        return Transcript(text, conf, source=choice, details=details)
+        reading = None  # the commands model's best guess the agent accepts
+        if "commands" in results:
+            if self.engine.accept(results["commands"][0]):
+                reading = results["commands"][0]
+            else:
+                for rank, alt in enumerate(itertools.islice(self.engine.commands.nbest(), 1, NBEST), start=1):
+                    if self.engine.accept(alt.hypstr):
+                        reading, details["nbest_rank"] = alt.hypstr.strip(), rank
+                        break
+        details["commands_reading"] = reading
+        choice = decide(details, self.engine.bias)
+        if choice == "commands":
+            return Transcript(reading or results["commands"][0], results["commands"][2], source=choice, details=details)
+        return Transcript(results["dictation"][0], results["dictation"][2], source=choice, details=details)
+
+
+def decide(details, bias):
+    """Commands or dictation, from the two decoders' results (kept apart so the bias can be tuned offline)."""
+    commands, dictation = details.get("commands"), details.get("dictation")
+    if dictation is None:
+        return "commands"
+    if commands is None:
+        return "dictation"
+    if dictation["score"] > commands["score"] + bias:
+        return "dictation"
+    # not a request the agent accepts: free dictation is the better reading
+    return "commands" if details.get("commands_reading") else "dictation"

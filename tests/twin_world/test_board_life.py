@@ -102,3 +102,28 @@ def test_world_control_errors_are_clear(start_twin, state_dir):
                           "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and json.loads(out.stdout)["humidity"] == 55.0
     assert twin.status()["vm_state"] == "running"
+
+
+def test_garbage_on_the_world_socket_does_not_take_it_down(start_twin):
+    import random
+    import socket
+    import struct
+
+    twin = start_twin("pico2w")
+    rng = random.Random(3)
+    addr = twin.info["world_socket"]
+    with socket.socket(socket.AF_UNIX) as s:  # well-formed requests with nonsense in them
+        s.settimeout(5)
+        s.connect(addr)
+        s.sendall(b"bus\n")
+        for op, status in ((2, b"\x01"), (3, b"\x01"), (4, b"\x01"), (99, b"\x03"), (3, b"\x01")):
+            s.sendall(struct.pack("<BBBBH", op, 200, 0x50, 0, 2) + b"\x04\x00")  # I2C handle 200: none
+            assert s.recv(1) == status  # NACK, or "bad request"; never silence
+    for channel in (b"bus\n", b"control\n", b"i2s {not json\n", b"events\n", b"what\n"):
+        with socket.socket(socket.AF_UNIX) as s:  # then plain garbage on every channel
+            s.connect(addr)
+            s.sendall(channel + bytes(rng.getrandbits(8) for _ in range(3000)))
+    out = mpremote(twin.port, "exec", "import machine\nprint(machine.I2C(0, scl=5, sda=4).scan())")
+    assert out == "[60, 104, 118]\n"
+    assert twin.world.environment()["temperature"] == 22.0
+    assert twin.proc.poll() is None

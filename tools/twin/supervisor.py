@@ -32,7 +32,7 @@ ROM_DIR = Path(__file__).resolve().parent / "rom"
 # Heap the ROM itself uses (its modules and buffers), on top of the board's
 # budget, so that the app sees the budget free, as on a board whose firmware
 # lives in flash. Measured as budget + ROM_HEAP - gc.mem_free() after
-# gc.collect() at the first prompt: 79.0 KB (esp32s3-devkitc), 80.8 KB
+# gc.collect() at the first prompt: 79.5 KB (esp32s3-devkitc), 81.4 KB
 # (pico2w) - the console ~17 KB, the machine shim ~40 KB of bytecode, the rest
 # its sockets, buffers, the IRQ thread and interpreter state. Rounded up to a KB.
 ROM_HEAP = 81 * 1024
@@ -259,6 +259,7 @@ class Supervisor:
             "pid": os.getpid(),
             "vm_pid": self.vm.pid if self.vm else None,
             "world_pid": self.world.pid if self.world else None,
+            "world_socket": "\0" + self.world_name if self.world_name else None,
             "state_dir": str(self.state.dir),
             "control": str(self.state.control),
         }

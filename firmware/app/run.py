@@ -277,8 +277,9 @@ class App:
         if unix:
             from .text import clock as fmt
             clock = fmt(unix, self.clock.offset_min)
-        if clock != v.clock:
+        if clock != v.clock or v.online != self.flow.online:
             v.clock = clock
+            v.online = self.flow.online
             self.dirty = True
         tid = self.timers.due(unix)
         if tid is not None:
@@ -317,6 +318,7 @@ class App:
             return
         v = self.view
         v.mem_free = gc.mem_free()
+        v.error = self.flow.error
         self.painter.draw(self.flow.state, v)
         self.display.show()
         self.dirty = False
@@ -329,13 +331,16 @@ class App:
         self.env_at = now
         v = self.view
         env, bat = self.parts.get("env"), self.parts.get("battery")
-        try:
-            if env is not None:
+        if env is not None:
+            try:
                 v.env = env.read()
-            if bat is not None:
+            except OSError as e:
+                self.log(3, str(e))
+        if bat is not None:
+            try:
                 v.volts, v.battery = bat.read()
-        except OSError as e:
-            self.log(3, str(e))
+            except OSError as e:
+                self.log(3, str(e))
         self.dirty = True
 
     def _led(self, now):

@@ -19,7 +19,7 @@ from tests.firmware.twinhost import BoardHost, start_app
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("POCKET_UPDATE_GOLDEN") == "1"
-CLOCK = (1699999980, 0, -579)  # 12:33:00 local, so the clock shows 12:33 for a minute
+CLOCK = (1699999980, 0, -579)  # 22:13:00 UTC is 12:34:00 local: the clock shows 12:34 for a minute
 pytestmark = pytest.mark.slow
 
 
@@ -139,8 +139,8 @@ def test_push_to_talk_streams_the_mic_to_the_host(board, tmp_path):
     assert starts[0][1:] == [1, 16000, 0] and ends[0][2] == 0
     assert ends[0][1] == len(chunks) and 20 <= len(chunks) <= 30, (len(chunks), time.monotonic() - t0)
     assert host.ep.lost_chunks == 0
-    buttons = host.named("button")
-    assert [b[:2] for b in buttons[:2]] == [[0, 0], [0, 1]]
+    buttons = host.named("button")  # held 1.5 s: press, long press, release
+    assert [b[:2] for b in buttons[:3]] == [[0, 0], [0, 2], [0, 1]]
 
 
 def test_answer_audio_plays_on_the_speaker_and_a_press_barges_in(board, tmp_path):
@@ -171,8 +171,14 @@ def test_answer_audio_plays_on_the_speaker_and_a_press_barges_in(board, tmp_path
     assert 3000 < np.percentile(np.abs(got[loud]), 99) < 4200
 
 
+def timer_shown(r):
+    """A heading bar under the status bar and the wide "press to stop" at the bottom
+    (OFFLINE's "no host" there is narrow)."""
+    return r[11].count("1") > 100 and any("1" in row[:30] for row in r[56:64])
+
+
 def test_offline_then_a_timer_fires_without_a_host_and_is_reported_later(board, tmp_path):
-    twin, host, _name = board
+    twin, host, name = board
     now = int(time.time())
     host.send("clock_set", now, 0, 0)
     host.send("timer_set", 42, now + 6, 0, "Tea is ready")
@@ -181,7 +187,8 @@ def test_offline_then_a_timer_fires_without_a_host_and_is_reported_later(board, 
     host.close()  # no host any more
     rec = tmp_path / "alarm.wav"
     twin.control("speaker_record", path=str(rec))
-    r = wait_screen(twin, host, lambda r: r[11].count("1") > 60 and "1" in text_at(r, 22), 15, "the timer screen")
+    r = wait_screen(twin, host, timer_shown, 15, "the timer screen")
+    check_golden("alarm", name, r, [(0, 8)])
     time.sleep(1.0)
     twin.control("speaker_stop")
     with wave.open(str(rec), "rb") as w:
@@ -221,3 +228,18 @@ def test_heap_stays_within_budget_on_the_twin(board):
     used = budget - free
     print(f"heap used {used} of {budget} ({100 * used / budget:.1f} %)")
     assert free > 0
+
+
+def test_no_answer_shows_the_error_screen_then_recovers(board):
+    twin, host, name = board
+    twin.control("press", button="button", ms=500)
+    host.run_until(lambda: host.named("audio_end"), 5, "audio_end")
+    wait_screen(twin, host, lambda r: r[11].count("1") > 60, 25, "the ERROR heading")  # 20 s without an answer
+    host.send("clock_set", *CLOCK)
+    host.wait(0.3)
+    check_golden("error", name, rows(twin), [(0, 8)])
+    wait_screen(twin, host, idle_like, 6, "IDLE again")
+
+
+def idle_like(r):
+    return r[11].count("1") < 60 and any(row.count("1") > 20 for row in r[14:30])

@@ -30,6 +30,8 @@ class BoardHost:
         return int((time.monotonic() - self.t0) * 1000)
 
     def step(self):
+        if not self.ser.is_open:
+            return False
         data = self.ser.read(65536)
         if data:
             self.ep.feed(data)

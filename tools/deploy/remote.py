@@ -4,7 +4,9 @@ Two programs, each one exec:
 
 SURVEY  hashes the files deploy cares about, removes temporary files a cut-short
         deploy left, and reports the .mpy format, free space and the manifest:
-        one round trip.
+        one round trip. It prints a line per file as it goes ("F path size
+        sha256", "T removed-temp-file", then "I {info}"), so its output never
+        has to fit the heap in one piece.
 RECEIVE turns the port into a byte pipe with flow control and applies a stream
         of operations. It owns the port until the host sends "Q".
 
@@ -34,34 +36,31 @@ try:
 except Exception:
     _m = None
 _b = bytearray(1024)
+_mv = memoryview(_b)
 def _h(p):
     try:
         f = open(p, "rb")
     except OSError:
-        return None
+        return
     d = hashlib.sha256()
     while True:
         n = f.readinto(_b)
         if not n:
             break
-        d.update(_b if n == len(_b) else memoryview(_b)[:n])
+        d.update(_mv[:n])
     f.close()
-    return (os.stat(p)[6], binascii.hexlify(d.digest()).decode())
-_r = {}
-_t = []
+    print("F", p, os.stat(p)[6], binascii.hexlify(d.digest()).decode())
 for _p in _P:
-    _x = _h(_p)
-    if _x:
-        _r[_p] = _x
+    _h(_p)
     try:
         os.remove(_p + _S)
-        _t.append(_p + _S)
+        print("T", _p + _S)
     except OSError:
         pass
 _v = os.statvfs("/")
-print(repr({"mpy": getattr(sys.implementation, "_mpy", None), "platform": sys.platform,
+print("I", repr({"mpy": getattr(sys.implementation, "_mpy", None), "platform": sys.platform,
     "version": sys.implementation.version[:3], "machine": os.uname().machine,
-    "block": _v[0], "blocks": _v[2], "free": _v[3], "files": _r, "removed": _t, "manifest": _m}))
+    "block": _v[0], "blocks": _v[2], "free": _v[3], "manifest": _m}))
 """
 
 RECEIVE = """\

@@ -31,20 +31,31 @@ class Survey:
 
     @classmethod
     def parse(cls, out):
+        files, removed, info = {}, [], None
         try:
-            d = ast.literal_eval(out.decode().strip().splitlines()[-1])
-        except (ValueError, SyntaxError, IndexError) as exc:
+            for line in out.decode().splitlines():
+                kind, _, rest = line.partition(" ")
+                if kind == "F":
+                    path, size, digest = rest.rsplit(" ", 2)
+                    files[path] = (int(size), digest)
+                elif kind == "T":
+                    removed.append(rest)
+                elif kind == "I":
+                    info = ast.literal_eval(rest)
+            if info is None:
+                raise ValueError("no summary line")
+        except (ValueError, SyntaxError, UnicodeDecodeError) as exc:
             raise PocketError(f"the board's answer to the survey makes no sense: {out[-200:]!r} ({exc})") from None
         manifest = None
-        if d["manifest"]:
+        if info["manifest"]:
             try:
-                manifest = json.loads(d["manifest"])
+                manifest = json.loads(info["manifest"])
                 if not isinstance(manifest.get("files"), list):
                     manifest = None
             except (ValueError, AttributeError):
                 manifest = None  # damaged: treat as absent; hashes still tell the truth
-        return cls(d["mpy"], d["platform"], tuple(d["version"]), d["machine"], d["block"], d["blocks"],
-                   d["free"], {p: tuple(v) for p, v in d["files"].items()}, d["removed"], manifest)
+        return cls(info["mpy"], info["platform"], tuple(info["version"]), info["machine"], info["block"],
+                   info["blocks"], info["free"], files, removed, manifest)
 
     @property
     def free_bytes(self):

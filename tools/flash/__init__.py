@@ -131,7 +131,10 @@ def _copy_uf2_to_twin(board, twin_ref, data, status, out):
     from pocket_agent.tools.twin import state as twin_state
 
     wanted = images.UF2_FOR_MCU[board.mcu]
-    twin_ref.control("bootloader")
+    # Through the REPL, as on a Pico: that also waits until the boot (and its format) is done.
+    if not enter_bootloader_via_repl(twin_ref.link, out):
+        twin_ref.control("bootloader")
+    _wait_state(twin_ref, "bootloader")
     flash_file = twin_state.TwinState(twin_ref.name, twin_ref.state_dir).flash
     erased = set()
     written = 0
@@ -154,6 +157,16 @@ def _copy_uf2_to_twin(board, twin_ref, data, status, out):
     twin_ref.control("reset")
     _wait_twin(twin_ref, status["boots"])
     out(f"twin {twin_ref.name}: {written} bytes of the UF2 written to flash, as the boot ROM does; it booted again")
+
+
+def _wait_state(twin_ref, state, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = twin_ref.control("status")
+        if st["vm_state"] == state:
+            return st
+        time.sleep(0.02)
+    raise PocketError(f"twin {twin_ref.name!r} did not enter its bootloader")
 
 
 def _wait_link(twin_ref, timeout=5.0):

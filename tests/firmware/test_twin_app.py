@@ -140,6 +140,11 @@ def test_push_to_talk_streams_the_mic_to_the_host(board, tmp_path):
     assert starts[0][1:] == [1, 16000, 0] and ends[0][2] == 0
     assert ends[0][1] == len(chunks) and 20 <= len(chunks) <= 30, (len(chunks), time.monotonic() - t0)
     assert host.ep.lost_chunks == 0
+    # what arrives is the tone the mic heard
+    pcm = np.frombuffer(bytes(host.pcm), "<i2").astype(np.float64)
+    spec = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+    assert abs(np.argmax(spec) * 16000 / len(pcm) - 440) < 10
+    assert np.percentile(np.abs(pcm), 99) > 4000
     buttons = host.named("button")  # held 1.5 s: press, long press, release
     assert [b[:2] for b in buttons[:3]] == [[0, 0], [0, 2], [0, 1]]
 
@@ -230,3 +235,43 @@ def test_heap_stays_within_budget_on_the_twin(board):
     budget = catalog.load(name).heap_budget
     print(f"{name}: heap used by the app {used} bytes = {100 * used / budget:.1f} % of {budget}")
     assert used <= 0.6 * budget  # issue [firmware]: steady state within 60 % of the budget
+
+
+def test_holding_the_button_at_boot_leaves_the_repl(board):
+    twin, host, _name = board
+    host.close()
+    twin.control("press", button="button")  # held through the reset
+    boots = twin.status()["boots"]
+    twin.control("reset")
+    twin.wait_port(timeout=15, boots=boots)
+    import serial
+    port = serial.Serial(twin.port, timeout=0)
+    try:
+        seen = b""
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            seen += port.read(4096)
+            time.sleep(0.02)
+        port.write(b"\r")
+        time.sleep(0.3)
+        seen += port.read(4096)
+    finally:
+        port.close()
+        twin.control("release", button="button")
+    assert b"safe mode" in seen and b">>> " in seen
+    assert b"\x10\x53" not in seen  # no link frame: the app did not start
+
+
+def test_no_answer_shows_the_error_screen_then_recovers(board):
+    twin, host, name = board
+    twin.control("press", button="button", ms=500)
+    host.run_until(lambda: host.named("audio_end"), 5, "audio_end")
+    wait_screen(twin, host, lambda r: r[11].count("1") > 60, 25, "the ERROR heading")  # 20 s without an answer
+    host.send("clock_set", *CLOCK)
+    host.wait(0.3)
+    check_golden("error", name, rows(twin), [(0, 8)])
+    wait_screen(twin, host, idle_like, 6, "IDLE again")
+
+
+def idle_like(r):
+    return r[11].count("1") < 60 and any(row.count("1") > 20 for row in r[14:30])

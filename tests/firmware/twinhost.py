@@ -22,6 +22,7 @@ class BoardHost:
                                   "pocket tests", slots=16, slot_payload=link.MAX_PAYLOAD)
         self.got = []  # (ms, type, values); audio chunks as (ms, type, samples)
         self.links_up = 0
+        self.pcm = bytearray()  # the board's mic audio, decoded
 
     def _write(self, buf, n):
         self.ser.write(bytes(buf[:n]))
@@ -41,6 +42,7 @@ class BoardHost:
                 self.links_up += 1
             if ev == link.AUDIO_CHUNK:
                 self.got.append((now, ev, link.u16(self.ep.dec.body, link.AUDIO_SAMPLES)))
+                self._decode()
             elif ev > 0:
                 d = self.ep.dec
                 try:
@@ -49,6 +51,16 @@ class BoardHost:
                     continue
                 self.got.append((now, ev, values))
         return bool(data)
+
+    def _decode(self):
+        """Decode an audio chunk from the board into self.pcm (as the bridge does)."""
+        from pocket_agent.firmware import adpcm
+        b = self.ep.dec.body
+        n = link.u16(b, link.AUDIO_SAMPLES)
+        state = adpcm.new_state(link.i16(b, link.AUDIO_PREDICTED), b[link.AUDIO_STEP_INDEX])
+        out = bytearray(2 * n)
+        adpcm.decode(state, b, link.AUDIO_DATA, out, n)
+        self.pcm += out
 
     def run_until(self, cond, timeout=10.0, what="the condition"):
         end = time.monotonic() + timeout

@@ -382,3 +382,42 @@ p.irq(None)
     r.wait_for("masked")
     board_twin.world.press("button2", ms=100, bounce=False)
     assert r.finish().split() == ["0", "True"]
+
+
+def test_register_access_pins_and_audio_do_not_allocate(board_twin):
+    # Drivers read registers in loops with preallocated buffers; on a port that
+    # allocates nothing, so the twin must not either (heap_lock raises if it does).
+    button = part(board_twin, "button")["pin"]
+    env = part(board_twin, "env")["addr"]
+    spec = bus(board_twin, "rx")
+    out = run(board_twin, i2c_setup(board_twin) + f"""import micropython
+from machine import I2S, Pin
+mic = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.RX,
+          bits=32, format=I2S.MONO, rate=16000, ibuf=8000)
+audio = bytearray(640)
+buf = bytearray(8)
+one = bytearray(1)
+p = machine.Pin({button}, machine.Pin.IN, machine.Pin.PULL_UP)
+vec = (b'\\xf5', one)
+def loop():
+    for _ in range(50):
+        i2c.readfrom_mem_into({env}, 0xF7, buf)
+        i2c.writeto_mem({env}, 0xF5, one)
+        i2c.readfrom_into({env}, buf)
+        i2c.writeto({env}, one)
+        i2c.writevto({env}, vec)
+        p.value()
+        mic.readinto(audio)
+loop()
+ok = False
+micropython.heap_lock()
+try:
+    loop()
+    ok = True
+except MemoryError:
+    pass
+micropython.heap_unlock()
+mic.deinit()
+print(ok)
+""")
+    assert out == "True\n"

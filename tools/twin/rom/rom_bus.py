@@ -6,7 +6,6 @@ import rom_pin
 _ENODEV = 19
 _EIO = 5
 _port = None
-_scratch = bytearray(2)
 _one = bytearray(1)
 # (scl, sda) a bus uses when the constructor names none, as the ports' boards define them.
 _DEFAULT_PINS = {"esp32": ((18, 19), (25, 26)), "rp2": ((9, 8), (7, 6))}
@@ -41,25 +40,28 @@ class _I2CBase:
         return [buf[1 + i] for i in range(buf[0])]
 
     def writeto(self, addr, buf, stop=True):
-        if _w.call(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, buf):
+        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, buf):
             raise self._nack(len(buf))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
-        n = 0
-        parts = [b for b in vector]
-        total = bytearray()
-        for b in parts:
-            total += b
-            n += len(b)
-        if _w.call(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, total):
+        if type(vector) is not list and type(vector) is not tuple:
+            vector = tuple(vector)
+        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, vector):
+            n = 0
+            for b in vector:
+                n += len(b)
             raise self._nack(n)
+        n = 0
+        for b in vector:
+            n += len(b)
         return n
 
     def readfrom_into(self, addr, buf, stop=True):
-        _scratch[0] = len(buf) & 0xFF
-        _scratch[1] = len(buf) >> 8
-        if _w.call(_w.I2C_READ, self._h, addr, 1 if stop else 0, _scratch, buf):
+        r = _w.req
+        r[6] = len(buf) & 0xFF
+        r[7] = len(buf) >> 8
+        if _w.call_req(_w.I2C_READ, self._h, addr, 1 if stop else 0, 2, None, buf):
             raise self._nack(len(buf))
 
     def readfrom(self, addr, nbytes, stop=True):
@@ -67,18 +69,22 @@ class _I2CBase:
         self.readfrom_into(addr, buf, stop)
         return bytes(buf)
 
-    def _memaddr(self, memaddr, addrsize):
-        if addrsize == 8:
-            return bytes((memaddr & 0xFF,))
-        if addrsize == 16:
-            return bytes((memaddr >> 8 & 0xFF, memaddr & 0xFF))
+    def _memaddr(self, at, memaddr, addrsize):
+        """Put the register address big-endian into the request at `at`; its length."""
         n = addrsize // 8
-        return bytes((memaddr >> (8 * (n - 1 - i))) & 0xFF for i in range(n))
+        if not 1 <= n <= 4:
+            raise ValueError("invalid addrsize")
+        r = _w.req
+        for i in range(n):
+            r[at + i] = (memaddr >> (8 * (n - 1 - i))) & 0xFF
+        return n
 
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
-        n = len(buf)
-        head = bytes((n & 0xFF, n >> 8)) + self._memaddr(memaddr, addrsize)
-        if _w.call(_w.I2C_WRITE_READ, self._h, addr, 0, head, buf):
+        r = _w.req
+        r[6] = len(buf) & 0xFF
+        r[7] = len(buf) >> 8
+        k = 2 + self._memaddr(8, memaddr, addrsize)
+        if _w.call_req(_w.I2C_WRITE_READ, self._h, addr, 0, k, None, buf):
             raise self._nack(1)
 
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
@@ -87,7 +93,8 @@ class _I2CBase:
         return bytes(buf)
 
     def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
-        if _w.call(_w.I2C_WRITE, self._h, addr, 1, self._memaddr(memaddr, addrsize), None, buf):
+        k = self._memaddr(6, memaddr, addrsize)
+        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1, k, buf):
             raise self._nack(1)
 
 

@@ -32,6 +32,8 @@ _addr = None
 _conns = []  # bus connections; a request made while one is in flight uses the next
 _depth = 0
 _hdr = bytearray(6)
+req = bytearray(16)  # a request's header and small payload, filled in place (no allocation)
+_req_views = [memoryview(req)[:n] for n in range(17)]  # slicing at run time would allocate
 _status = bytearray(1)
 pin_irqs = [None] * 80  # by wire pin number: objects with _fire(edge)
 timers = [None] * 16  # by slot: objects with _fire()
@@ -99,6 +101,46 @@ def call(op, a=0, b=0, c=0, data=None, into=None, data2=None):
             s.write(data2)
         if s.readinto(_status) != 1:
             raise OSError(5)  # the world is gone; the supervisor ends this VM
+        st = _status[0]
+        if st == 0 and into is not None and len(into):
+            s.readinto(into)
+        return st
+    finally:
+        _depth -= 1
+
+
+def call_req(op, a, b, c, k, data=None, into=None):
+    """Like call(), with the first k payload bytes already in req[6:];
+    `data` is one buffer or a list/tuple of them (writevto)."""
+    global _depth
+    if _depth == len(_conns):
+        _conns.append(connect(b"bus\n"))
+    s = _conns[_depth]
+    _depth += 1
+    try:
+        r = req
+        n = k
+        vector = type(data) is list or type(data) is tuple  # a tuple display would allocate
+        if vector:
+            for d in data:
+                n += len(d)
+        elif data:
+            n += len(data)
+        r[0] = op
+        r[1] = a
+        r[2] = b
+        r[3] = c
+        r[4] = n & 0xFF
+        r[5] = n >> 8
+        s.write(_req_views[6 + k])
+        if vector:
+            for d in data:
+                if len(d):
+                    s.write(d)
+        elif data:
+            s.write(data)
+        if s.readinto(_status) != 1:
+            raise OSError(5)
         st = _status[0]
         if st == 0 and into is not None and len(into):
             s.readinto(into)

@@ -127,3 +127,22 @@ def test_garbage_on_the_world_socket_does_not_take_it_down(start_twin):
     assert out == "[60, 104, 118]\n"
     assert twin.world.environment()["temperature"] == 22.0
     assert twin.proc.poll() is None
+
+
+def test_parts_keep_running_through_an_mcu_reset_but_not_a_power_cut(start_twin):
+    twin = start_twin("pico2w")
+    init = ",".join(str(c) for c in (0xAE, 0x20, 0x00, 0xA1, 0xC8, 0xDA, 0x12, 0x81, 0xFF, 0x8D, 0x14, 0xAF, 0xA5))
+    mpremote(twin.port, "exec", "import machine\ni2c = machine.I2C(0, scl=5, sda=4)\n"
+             f"for c in ({init},):\n    i2c.writeto(60, bytes((0x80, c)))\n"
+             "machine.Pin('LED', machine.Pin.OUT).on()")
+    lit = sum(map(sum, twin.world.display_pixels()))
+    assert lit == 128 * 64 and twin.world.led()["on"]  # entire display on, LED on
+    boots = twin.status()["boots"]
+    twin.control("reset")
+    twin.wait_port(boots=boots)
+    # The MCU reset: its pins float again (LED off), the OLED has its own supply and keeps showing.
+    assert sum(map(sum, twin.world.display_pixels())) == lit and not twin.world.led()["on"]
+    boots = twin.status()["boots"]
+    twin.control("power_cut")
+    twin.wait_port(boots=boots)
+    assert sum(map(sum, twin.world.display_pixels())) == 0  # the OLED powers up off

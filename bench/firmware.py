@@ -62,6 +62,9 @@ def boot_to_idle(twin, host, runs):
     times = []
     for _ in range(runs):
         boots = twin.status()["boots"]
+        host.send("clock_set", int(time.time()), 0, 0)
+        host.wait(0.3)
+        before = rows(twin)  # IDLE with the time: after the reset IDLE shows --:-- until the host sets it
         host.close()
         t0 = time.monotonic()
         twin.control("reset")
@@ -69,7 +72,8 @@ def boot_to_idle(twin, host, runs):
         host.__init__(twin.port)
         while time.monotonic() - t0 < 30:
             host.step()
-            if host.ep.up and idle_shown(rows(twin)):
+            r = rows(twin)
+            if host.ep.up and r != before and idle_shown(r):
                 break
             time.sleep(0.005)
         else:

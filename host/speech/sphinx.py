@@ -84,6 +84,22 @@ class PocketSphinxEngine(SpeechEngine):
     def stream(self):
         return _SphinxStream(self)
 
+    def channel_state(self):
+        """The decoders' running cepstral means: what they have learnt about this microphone.
+
+        Live recognition adapts to the channel over the first utterances; a
+        bridge can keep this per board and restore it next session.
+        """
+        return {name: d.get_cmn() for name, d in self._decoders()}
+
+    def restore_channel(self, state):
+        for name, d in self._decoders():
+            if name in state:
+                d.set_cmn(state[name])
+
+    def _decoders(self):
+        return [("commands", self.commands)] + ([("dictation", self.dictation)] if self.dictation else [])
+
 
 def _dictionary_words(path):
     with open(path, encoding="utf-8") as f:

@@ -7,7 +7,7 @@ the same action log and the same button confirmation.
 
 import json
 
-import mcp_types as types
+from mcp import types
 from mcp.server import Server
 
 from pocket_agent import __version__

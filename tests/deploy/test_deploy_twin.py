@@ -165,7 +165,9 @@ def test_deploy_the_project_firmware(start_twin):
     there and its .mpy loads: no "incompatible .mpy", no module missing.
     """
     twin = start_twin("esp32s3-devkitc")
-    result = deploy("esp32s3-devkitc", twin.port, state_dir=twin.state_dir, out=lambda *_: None)
+    # reset=False: the app itself must not start here (it arms the board's watchdog, which a
+    # soft reset by mpremote leaves running, and would reset the board in the middle of the check).
+    result = deploy("esp32s3-devkitc", twin.port, state_dir=twin.state_dir, out=lambda *_: None, reset=False)
     modules = sorted(e.path for e in result.plan.writes if e.path.endswith(".mpy"))
     assert modules
     names = [m[1:-4].replace("/", ".").removesuffix(".__init__") for m in modules]

@@ -32,6 +32,11 @@ def wrap(text, width, limit=64):
     return lines
 
 
+# characters the 8x8 font lacks, and the ASCII shown for each
+_FROM = "\u2018\u2019\u201c\u201d\u2013\u2014\u00b0\t\u00e9\u00e8\u00ea\u00e0\u00e1\u00e2\u00e4\u00f6\u00f3\u00fc\u00fa\u00ed\u00f1\u00e7"
+_TO = "''\"\"--o eeeaaaaoouuinc"
+
+
 def printable(text):
     """The 8x8 font has ASCII only: other characters become a close ASCII
     letter where one is obvious, else '?'."""
@@ -40,24 +45,10 @@ def printable(text):
         o = ord(ch)
         if 32 <= o < 127 or ch == "\n":
             out.append(ch)
-        elif ch in "\u2018\u2019":
-            out.append("'")
-        elif ch in "\u201c\u201d":
-            out.append('"')
-        elif ch in "\u2013\u2014":
-            out.append("-")
-        elif ch == "\u00b0":
-            out.append("o")
-        elif ch == "\t":
-            out.append(" ")
         else:
-            out.append(_fold.get(ch, "?"))
+            k = _FROM.find(ch)
+            out.append(_TO[k] if k >= 0 else "?")
     return "".join(out)
-
-
-_fold = {"\u00e9": "e", "\u00e8": "e", "\u00ea": "e", "\u00e0": "a", "\u00e1": "a", "\u00e2": "a",
-         "\u00e4": "a", "\u00f6": "o", "\u00f3": "o", "\u00fc": "u", "\u00fa": "u", "\u00ed": "i",
-         "\u00f1": "n", "\u00e7": "c", "\u00df": "ss", "\u20ac": "EUR", "\u00a3": "GBP"}
 
 
 def clock(unix, offset_min):

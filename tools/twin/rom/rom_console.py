@@ -44,6 +44,26 @@ def write(b):
     _out.write(b)
 
 
+def text_of(data):
+    """Bytes typed at a REPL as text; bytes that are not UTF-8 become U+FFFD,
+    so binary noise gives a SyntaxError, as on a board, rather than a crash."""
+    try:
+        return str(data, "utf-8")
+    except UnicodeError:
+        out = []
+        i = 0
+        n = len(data)
+        while i < n:
+            b = data[i]
+            size = 1 if b < 0x80 else 2 if 0xC0 <= b < 0xE0 else 3 if 0xE0 <= b < 0xF0 else 4 if 0xF0 <= b < 0xF8 else 0
+            try:
+                out.append(str(data[i:i + size], "utf-8") if size else "\ufffd")
+            except UnicodeError:
+                out.append("\ufffd")
+            i += size or 1
+        return "".join(out)
+
+
 def cooked(s):
     if isinstance(s, str):
         s = s.encode()
@@ -350,7 +370,7 @@ def paste_mode():
             return None
         if c == _CTRL_D:
             write(b"\r\n")
-            return str(bytes(buf), "utf-8")
+            return text_of(bytes(buf))
         buf.append(c)
         if c == 13:
             write(b"\r\n=== ")
@@ -419,7 +439,7 @@ def readline(prompt, before):
             elif (c == 13 or c == 10) and (_last_nl == 0 or _last_nl == c):
                 _last_nl = c
                 write(b"\r\n")
-                text = str(bytes(line), "utf-8")
+                text = text_of(bytes(line))
                 if text and (not _history or _history[0] != text):
                     _history.insert(0, text)
                     del _history[_HISTORY:]

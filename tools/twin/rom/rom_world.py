@@ -29,6 +29,7 @@ _EV_PIN = const(1)
 _EV_TIMER = const(2)
 
 _addr = None
+_hello = None  # b"bus SESSION\n": SESSION names this VM's boot to the world
 _conns = []  # bus connections; a request made while one is in flight uses the next
 _depth = 0
 _hdr = bytearray(6)
@@ -51,9 +52,12 @@ def connect(channel):
 
 
 def start(name):
-    global _addr
+    global _addr, _hello
+    import os
+
     _addr = b"\x01\x00\x00" + name.encode()  # sockaddr_un, abstract namespace
-    _conns.append(connect(b"bus\n"))
+    _hello = b"bus " + "".join("%02x" % b for b in os.urandom(6)).encode() + b"\n"
+    _conns.append(connect(_hello))
     _thread.start_new_thread(_irq_loop, (connect(b"events\n"),))
 
 
@@ -71,7 +75,7 @@ def send(op, a=0, b=0, c=0, data=None, data2=None):
     """A request without a reply."""
     global _depth
     if _depth == len(_conns):
-        _conns.append(connect(b"bus\n"))
+        _conns.append(connect(_hello))
     s = _conns[_depth]
     _depth += 1
     try:
@@ -89,7 +93,7 @@ def call(op, a=0, b=0, c=0, data=None, into=None, data2=None):
     """A request with a reply: the status byte (0: OK); `into` gets the reply data."""
     global _depth
     if _depth == len(_conns):
-        _conns.append(connect(b"bus\n"))
+        _conns.append(connect(_hello))
     s = _conns[_depth]
     _depth += 1
     try:
@@ -114,7 +118,7 @@ def call_req(op, a, b, c, k, data=None, into=None):
     `data` is one buffer or a list/tuple of them (writevto)."""
     global _depth
     if _depth == len(_conns):
-        _conns.append(connect(b"bus\n"))
+        _conns.append(connect(_hello))
     s = _conns[_depth]
     _depth += 1
     try:

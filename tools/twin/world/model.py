@@ -69,6 +69,7 @@ class World:
         self.timers = {}
         self.audio_speed = 1.0  # 0: stream audio as fast as the board takes it (benchmarks)
         self.imu_ticking = False
+        self.session = None
         self._build(board.raw)
 
     def now(self):
@@ -147,8 +148,15 @@ class World:
 
     # ---- resets ----
 
+    def begin_session(self, session):
+        """A VM connects: if it is a new one (a reset, soft or hard), the old
+        one's IRQ handlers, timers and bus handles went with its heap."""
+        with self.lock:
+            if session != self.session:
+                self.session = session
+                self.vm_gone()
+
     def vm_gone(self):
-        """The VM's bus connection closed: its IRQ handlers and timers are gone with it."""
         with self.lock:
             for entry in self.timers.values():
                 Clock.cancel(entry)

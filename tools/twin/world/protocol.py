@@ -1,7 +1,7 @@
 """The wire between the VM's `machine` shim (rom/rom_world.py) and the world.
 
 Each VM connection starts with one text line naming its channel:
-    bus\\n            requests from the VM's main thread, answered in order
+    bus SESSION\\n    requests from the VM's main thread, answered in order; SESSION names the VM's boot
     events\\n         the world pushes 4-byte events (pin edges, timers) to the VM's IRQ thread
     i2s {json}\\n     one I2S stream: RX samples flow to the VM, TX samples from it
     control\\n        JSON lines from the supervisor (world control)

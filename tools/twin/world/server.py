@@ -32,7 +32,11 @@ def log(msg):
     print("world: " + msg, file=sys.stderr, flush=True)
 
 
-def serve_bus(world, sock):
+def serve_bus(world, sock, session):
+    # A VM names its boot (session) on each of its bus connections; what an old
+    # VM leaves behind is cleared when a new one starts, and only then, so a
+    # late hang-up of the old one never wipes the new one's state.
+    world.begin_session(session)
     rfile = sock.makefile("rb")
     try:
         while True:
@@ -51,8 +55,6 @@ def serve_bus(world, sock):
                 sock.sendall(reply)
     except OSError:
         return
-    finally:
-        world.vm_gone()
 
 
 def serve_events(world, sock):
@@ -201,7 +203,7 @@ def serve(world, conn):
                 return
         kind, _, rest = first.decode().strip().partition(" ")
         if kind == "bus":
-            serve_bus(world, conn)
+            serve_bus(world, conn, rest)
         elif kind == "events":
             serve_events(world, conn)
         elif kind == "i2s":

@@ -28,7 +28,7 @@ from .engine import RecognitionStream, SpeechEngine, Transcript
 EXTRA_PRONUNCIATIONS = {
     "unmute": "AH N M Y UW T", "litre": "L IY T ER", "litres": "L IY T ER Z", "kph": "K EY P IY EY CH",
 }
-DEFAULT_BIAS = 1500.0  # in the decoder's log units; set by bench/agent.py --tune on the tuning voices only
+DEFAULT_BIAS = 1000.0  # decoder log units; middle of the best plateau of `bench/agent.py --tune` (tuning voices only)
 PARTIAL_EVERY = 5  # chunks between partial hypotheses
 NBEST = 10  # commands guesses tried against the grammar
 

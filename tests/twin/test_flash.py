@@ -105,3 +105,48 @@ def test_flash_image_of_the_wrong_size_is_refused(state_dir):
     with pytest.raises(PocketError) as info:
         launcher.start("pico2w", state_dir=state_dir)
     assert "4096 bytes" in str(info.value) and "--wipe" in str(info.value)
+
+
+def test_filesystem_damaged_while_running_is_handled_as_the_port_does(start_twin, state_dir):
+    for name in ("pico2w", "esp32s3-devkitc"):
+        board = catalog.load(name)
+        twin = start_twin(name)
+        mpremote(twin.port, "exec", "f = open('old.txt', 'w'); f.write('x'); f.close()")
+        with open(state_dir / "twins" / name / "flash.bin", "r+b") as f:  # a flash fault, not a tool
+            f.seek(board.flash.fs_offset)
+            f.write(b"\x5a" * (2 * board.flash.block_size))
+        boots = twin.status()["boots"]
+        twin.control("reset")
+        twin.wait_port(boots=boots)
+        if name == "pico2w":  # rp2's _boot.py formats what does not mount
+            assert mpremote(twin.port, "exec", "import os; print(os.listdir())") == "[]\n"
+            continue
+        from .conftest import Port
+
+        p = Port(twin.port)  # esp32's inisetup refuses to format a used flash, until Ctrl-C
+        try:
+            p.send(b"\r")
+            p.expect(b"The filesystem appears to be corrupted.", timeout=10)
+            p.send(b"\x03")
+            out = p.expect(b">>> ", timeout=10)
+            assert b"KeyboardInterrupt" in out
+        finally:
+            p.close()
+        twin.stop()
+
+
+def test_binary_noise_at_the_repl_is_a_syntax_error_not_a_crash(twin):
+    from .conftest import Port, friendly_prompt
+
+    p = Port(twin.port)
+    try:
+        friendly_prompt(p)
+        boots = twin.status()["boots"]
+        p.send(b"\xff\xfe\x80abc\xc3\r")
+        out = p.expect(b">>> ")
+        assert b"SyntaxError" in out or b"Error" in out
+        p.send(b"6*7\r")
+        assert p.expect(b">>> ").endswith(b"42\r\n>>> ")
+        assert twin.status()["boots"] == boots
+    finally:
+        p.close()

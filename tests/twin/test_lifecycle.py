@@ -95,7 +95,7 @@ def test_main_py_that_swallows_ctrl_c(start_twin):
     twin.wait_port(boots=boots)
     p = Port(twin.port)
     try:
-        for _ in range(30):  # as a user would: Ctrl-C until main.py is there to catch it
+        for _ in range(100):  # as a user would: Ctrl-C until main.py is there to catch it
             p.send(b"\x03")
             if b"no\r\n" in p.quiet(0.1):
                 break

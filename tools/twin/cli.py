@@ -49,8 +49,8 @@ def run(args):
     st = twin_state.TwinState(args.name or board.name, args.state_dir)
     st.lock()
     try:
-        fresh = twin_state.prepare_flash(st.flash, board, wipe=args.wipe)
-        sup = Supervisor(board, st, fresh_flash=fresh, log=lambda m: print(m, file=sys.stderr, flush=True))
+        twin_state.prepare_flash(st.flash, board, wipe=args.wipe)
+        sup = Supervisor(board, st, log=lambda m: print(m, file=sys.stderr, flush=True))
 
         def ready(info):
             if args.json:

@@ -108,14 +108,15 @@ def erase_flash(path, size):
 def prepare_flash(path, board, wipe=False):
     """Make sure the flash image exists and holds a filesystem the board can mount.
 
-    Returns True when the filesystem region is erased, so the board formats it
-    on first boot as the ports' _boot.py does. A corrupt image is never
-    reformatted silently: that would lose the user's files.
+    An erased filesystem region is fine: the board formats it on first boot,
+    as the ports' _boot.py does. A corrupt image is refused here rather than
+    left to the port's own recovery, which on rp2 reformats it and loses the
+    user's files.
     """
     fl = board.flash
     if wipe or not path.exists():
         erase_flash(path, fl.size)
-        return True
+        return
     size = path.stat().st_size
     if size != fl.size:
         raise PocketError(
@@ -126,11 +127,10 @@ def prepare_flash(path, board, wipe=False):
         f.seek(fl.fs_offset)
         head = f.read(2 * fl.block_size)
         if head.count(ERASED) == len(head):
-            return True
+            return
         f.seek(fl.fs_offset)
         region = bytearray(f.read(fl.fs_size))
     check_filesystem(path, region, board)
-    return False
 
 
 def check_filesystem(path, region, board):

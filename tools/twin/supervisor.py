@@ -161,10 +161,9 @@ class Wire:
 
 
 class Supervisor:
-    def __init__(self, board, twin_state_obj, *, fresh_flash, log=print):
+    def __init__(self, board, twin_state_obj, *, log=print):
         self.board = board
         self.state = twin_state_obj
-        self.fresh_flash = fresh_flash
         self.log = log
         self.loop = None
         self.stopped = None
@@ -414,7 +413,6 @@ class Supervisor:
                 "size": fl.fs_size,
                 "block_size": fl.block_size,
                 "progsize": 256 if self.board.port == "rp2" else 32,
-                "format": self.fresh_flash,
             },
         }
 
@@ -427,7 +425,6 @@ class Supervisor:
                 stdin=self.stdin_r, stdout=self.stdout_w, stderr=log,
                 pass_fds=(self.ctl_w,), cwd=str(ROM_DIR), env=env,
             )
-        self.fresh_flash = False
         self.safe_boot = False
         self.boots += 1
         self.vm_state = "running"
@@ -617,7 +614,6 @@ class Supervisor:
     def erase_flash(self):
         """esptool erase-flash: every byte 0xFF; the next boot formats the filesystem."""
         twin_state.erase_flash(self.state.flash, self.board.flash.size)
-        self.fresh_flash = True
 
     def power_cut(self):
         """Power lost and restored: nothing is flushed, the board boots from scratch."""

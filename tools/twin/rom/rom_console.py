@@ -122,7 +122,12 @@ def board_print(*args, sep=" ", end="\n", file=None):
         sep = " "
     if end is None:
         end = "\n"
-    cooked(sep.join([str(a) for a in args]) + end)
+    # Piece by piece: a large string is not copied into one more large string.
+    for i, a in enumerate(args):
+        if i:
+            cooked(sep)
+        cooked(a if isinstance(a, str) else str(a))
+    cooked(end)
 
 
 def repl_print(obj):

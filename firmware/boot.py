@@ -1,2 +1,8 @@
-# Runs first on every boot. Kept empty on purpose: main.py builds everything,
-# so a broken app can never stop the REPL from coming up.
+# Runs first on every boot, soft resets included. It only keeps an armed
+# watchdog fed (watchdog.py), so a tool that soft-resets the board keeps its
+# REPL; everything else is main.py's, and nothing here may stop the REPL.
+try:
+    import watchdog
+    watchdog.resume()
+except Exception as e:  # noqa: BLE001
+    print("boot.py: watchdog:", e)

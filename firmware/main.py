@@ -150,11 +150,13 @@ def main():
     parts = build(board, faults.append)
     detector = wake_word(board, faults.append)
     gc.collect()
+    import watchdog
     wdt = None
     ms = board.get("watchdog_ms", 8000)
     if ms:
-        from machine import WDT
-        wdt = WDT(timeout=ms)
+        wdt = watchdog.arm(ms)  # fed by the app's main loop from here on
+    else:
+        watchdog.disarm()
     import os
     from app import run
     boot_id = int.from_bytes(os.urandom(4), "little")
@@ -162,16 +164,8 @@ def main():
         run.main(board, parts, wdt, detector, boot_id, faults, base)
     except KeyboardInterrupt:
         if wdt is not None:
-            _keep_fed(wdt, board["port"])
+            watchdog.hold(wdt)  # a tool took over: keep the REPL alive
         print("app stopped (Ctrl-C); the REPL is yours")
-
-
-def _keep_fed(wdt, port):
-    # A tool took over the board: keep the watchdog quiet while the REPL is in
-    # use (a soft reset stops the timer; the watchdog then resets the board).
-    from machine import Timer
-    t = Timer(0) if port == "esp32" else Timer(-1)  # ESP32 has hardware timers only
-    t.init(period=1000, mode=Timer.PERIODIC, callback=lambda _t: wdt.feed())
 
 
 if __name__ == "__main__":

@@ -275,3 +275,20 @@ def test_no_answer_shows_the_error_screen_then_recovers(board):
 
 def idle_like(r):
     return r[11].count("1") < 60 and any(row.count("1") > 20 for row in r[14:30])
+
+
+def test_a_tool_taking_over_is_not_reset_by_the_watchdog(board):
+    """mpremote interrupts the app and soft-resets the board (the watchdog keeps running, as
+    on the ports); boot.py keeps it fed, so code the tool runs is not cut short."""
+    import subprocess
+    import sys
+    twin, host, _name = board
+    host.close()
+    mp = str(Path(sys.executable).parent / "mpremote")
+    boots = twin.status()["boots"]
+    code = "import time\nt = time.ticks_ms()\nwhile time.ticks_diff(time.ticks_ms(), t) < 10000:\n" \
+           "    time.sleep_ms(50)\nprint('alive')"
+    p = subprocess.run([mp, "connect", twin.port, "exec", code], capture_output=True, text=True, timeout=40)
+    assert p.stdout.strip() == "alive", p.stdout + p.stderr
+    st = twin.status()
+    assert st["reset_cause"] != "wdt" and st["boots"] == boots + 1  # only mpremote's soft reset

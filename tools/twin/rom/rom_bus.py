@@ -40,14 +40,14 @@ class _I2CBase:
         return [buf[1 + i] for i in range(buf[0])]
 
     def writeto(self, addr, buf, stop=True):
-        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, buf):
+        if _w.request(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, buf):
             raise self._nack(len(buf))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
         if type(vector) is not list and type(vector) is not tuple:
             vector = tuple(vector)
-        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, vector):
+        if _w.request(_w.I2C_WRITE, self._h, addr, 1 if stop else 0, 0, vector):
             n = 0
             for b in vector:
                 n += len(b)
@@ -61,7 +61,7 @@ class _I2CBase:
         r = _w.req
         r[6] = len(buf) & 0xFF
         r[7] = len(buf) >> 8
-        if _w.call_req(_w.I2C_READ, self._h, addr, 1 if stop else 0, 2, None, buf):
+        if _w.request(_w.I2C_READ, self._h, addr, 1 if stop else 0, 2, None, buf):
             raise self._nack(len(buf))
 
     def readfrom(self, addr, nbytes, stop=True):
@@ -84,7 +84,7 @@ class _I2CBase:
         r[6] = len(buf) & 0xFF
         r[7] = len(buf) >> 8
         k = 2 + self._memaddr(8, memaddr, addrsize)
-        if _w.call_req(_w.I2C_WRITE_READ, self._h, addr, 0, k, None, buf):
+        if _w.request(_w.I2C_WRITE_READ, self._h, addr, 0, k, None, buf):
             raise self._nack(1)
 
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
@@ -94,7 +94,7 @@ class _I2CBase:
 
     def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
         k = self._memaddr(6, memaddr, addrsize)
-        if _w.call_req(_w.I2C_WRITE, self._h, addr, 1, k, buf):
+        if _w.request(_w.I2C_WRITE, self._h, addr, 1, k, buf):
             raise self._nack(1)
 
 

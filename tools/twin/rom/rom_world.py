@@ -32,9 +32,8 @@ _addr = None
 _hello = None  # b"bus SESSION\n": SESSION names this VM's boot to the world
 _conns = []  # bus connections; a request made while one is in flight uses the next
 _depth = 0
-_hdr = bytearray(6)
-req = bytearray(16)  # a request's header and small payload, filled in place (no allocation)
-_req_views = [memoryview(req)[:n] for n in range(17)]  # slicing at run time would allocate
+req = bytearray(12)  # a request's header and small payload, filled in place (no allocation)
+_req_views = [memoryview(req)[:6 + k] for k in range(7)]  # slicing at run time would allocate
 _status = bytearray(1)
 pin_irqs = [None] * 80  # by wire pin number: objects with _fire(edge)
 timers = [None] * 16  # by slot: objects with _fire()
@@ -61,61 +60,19 @@ def start(name):
     _thread.start_new_thread(_irq_loop, (connect(b"events\n"),))
 
 
-def _header(op, a, b, c, n):
-    h = _hdr
-    h[0] = op
-    h[1] = a
-    h[2] = b
-    h[3] = c
-    h[4] = n & 0xFF
-    h[5] = n >> 8
-
-
-def send(op, a=0, b=0, c=0, data=None, data2=None):
+def send(op, a=0, b=0, c=0, data=None):
     """A request without a reply."""
-    global _depth
-    if _depth == len(_conns):
-        _conns.append(connect(_hello))
-    s = _conns[_depth]
-    _depth += 1
-    try:
-        _header(op, a, b, c, (len(data) if data else 0) + (len(data2) if data2 else 0))
-        s.write(_hdr)
-        if data:
-            s.write(data)
-        if data2:
-            s.write(data2)
-    finally:
-        _depth -= 1
+    request(op, a, b, c, 0, data, None, False)
 
 
-def call(op, a=0, b=0, c=0, data=None, into=None, data2=None):
+def call(op, a=0, b=0, c=0, data=None, into=None):
     """A request with a reply: the status byte (0: OK); `into` gets the reply data."""
-    global _depth
-    if _depth == len(_conns):
-        _conns.append(connect(_hello))
-    s = _conns[_depth]
-    _depth += 1
-    try:
-        _header(op, a, b, c, (len(data) if data else 0) + (len(data2) if data2 else 0))
-        s.write(_hdr)
-        if data:
-            s.write(data)
-        if data2:
-            s.write(data2)
-        if s.readinto(_status) != 1:
-            raise OSError(5)  # the world is gone; the supervisor ends this VM
-        st = _status[0]
-        if st == 0 and into is not None and len(into):
-            s.readinto(into)
-        return st
-    finally:
-        _depth -= 1
+    return request(op, a, b, c, 0, data, into)
 
 
-def call_req(op, a, b, c, k, data=None, into=None):
-    """Like call(), with the first k payload bytes already in req[6:];
-    `data` is one buffer or a list/tuple of them (writevto)."""
+def request(op, a, b, c, k, data=None, into=None, reply=True):
+    """One request, with the first k payload bytes already in req[6:]; `data`
+    is one buffer or a list/tuple of them. Allocates nothing."""
     global _depth
     if _depth == len(_conns):
         _conns.append(connect(_hello))
@@ -136,15 +93,17 @@ def call_req(op, a, b, c, k, data=None, into=None):
         r[3] = c
         r[4] = n & 0xFF
         r[5] = n >> 8
-        s.write(_req_views[6 + k])
+        s.write(_req_views[k])
         if vector:
             for d in data:
                 if len(d):
                     s.write(d)
         elif data:
             s.write(data)
+        if not reply:
+            return 0
         if s.readinto(_status) != 1:
-            raise OSError(5)
+            raise OSError(5)  # the world is gone; the supervisor ends this VM
         st = _status[0]
         if st == 0 and into is not None and len(into):
             s.readinto(into)

@@ -421,3 +421,83 @@ mic.deinit()
 print(ok)
 """)
     assert out == "True\n"
+
+
+def test_machine_functions_per_port(board_twin):
+    esp = board_twin.board.port == "esp32"
+    out = run(board_twin, """import machine, time
+print(len(machine.unique_id()), machine.freq())
+try:
+    machine.freq(123456789)
+    print('freq set')
+except ValueError:
+    print('freq refused')
+pwm = machine.PWM(machine.Pin(2), freq=1000, duty_u16=16384)
+print(pwm.freq(), pwm.duty_u16(), pwm.duty_ns())
+pwm.deinit()
+rtc = machine.RTC()
+rtc.datetime((2030, 1, 2, 2, 3, 4, 5, 0))
+print(rtc.datetime()[:3], rtc.datetime()[4:6])
+t0 = time.ticks_ms()
+machine.lightsleep(120)
+print(110 <= time.ticks_diff(time.ticks_ms(), t0) <= 400)
+try:
+    machine.PWM(machine.Pin('LED'))
+    print('led pwm')
+except (ValueError, TypeError):
+    print('no led pwm')
+""")
+    lines = out.splitlines()
+    assert lines[0] == ("6 240000000" if esp else "8 150000000")
+    assert lines[1] == ("freq refused" if esp else "freq set")  # the ESP32 takes only its own clock steps
+    freq, duty, ns = map(int, lines[2].split())
+    assert (freq, duty) == (1000, 16384) and abs(ns - 250000) <= 10
+    assert lines[3] == "(2030, 1, 2) (3, 4)"
+    assert lines[4] == "True"
+    assert lines[5] == "no led pwm"  # an ESP32 has no pin named LED; the Pico W's is on the radio chip
+
+
+def test_lightsleep_wakes_on_an_interrupt(board_twin):
+    pin = part(board_twin, "button2")["pin"]
+    r = Running(board_twin, f"""import machine, time
+p = machine.Pin({pin}, machine.Pin.IN, machine.Pin.PULL_UP)
+p.irq(lambda pin: None, machine.Pin.IRQ_FALLING)
+print('asleep')
+t0 = time.ticks_ms()
+machine.lightsleep(5000)
+print(time.ticks_diff(time.ticks_ms(), t0) < 3000)
+p.irq(None)
+""")
+    r.wait_for("asleep")
+    time_before = __import__("time").monotonic()
+    board_twin.world.press("button2", ms=50, bounce=False)
+    assert r.finish().strip() == "True"
+    assert __import__("time").monotonic() - time_before < 3
+
+
+def test_i2s_tx_through_asyncio(board_twin, tmp_path):
+    spec = bus(board_twin, "tx")
+    board_twin.world.speaker_record(tmp_path / "a.wav")
+    out = run(board_twin, f"""import asyncio
+from machine import I2S, Pin
+amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
+          bits=16, format=I2S.MONO, rate=16000, ibuf=4000)
+buf = bytes(b'\\x00\\x20') * 4000  # 250 ms of a constant level
+async def main():
+    w = asyncio.StreamWriter(amp)
+    for _ in range(2):
+        w.write(buf)
+        await w.drain()
+asyncio.run(main())
+import time
+time.sleep_ms(400)
+amp.deinit()
+print('done')
+""")
+    info = board_twin.world.speaker_stop()
+    assert out.strip() == "done"
+    import wave
+
+    with wave.open(info["path"]) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    assert (x == 0x2000).sum() == 8000  # every sample written, once

@@ -23,12 +23,11 @@ import sys
 import termios
 import time
 import tty
-from pathlib import Path
 
 from . import state as twin_state
+from . import vm
 from .control import WORLD_ACTIONS as WORLD_COMMANDS
 
-ROM_DIR = Path(__file__).resolve().parent / "rom"
 # Heap the ROM itself uses (its modules and buffers), on top of the board's
 # budget, so that the app sees the budget free, as on a board whose firmware
 # lives in flash. Measured as budget + ROM_HEAP - gc.mem_free() after
@@ -40,20 +39,6 @@ REENUMERATE_S = 0.05  # how long the port is gone after a reset
 SOFT_RESET_GRACE_S = 2.0
 SIGINT_REPEAT_S = 0.2  # a second Ctrl-C before the first was handled would kill the unix port
 READ_SIZE = 65536
-
-
-def micropython_exe():
-    exe = Path(sys.executable).parent / "micropython"
-    if exe.exists():
-        return str(exe)
-    from shutil import which
-
-    found = which("micropython")
-    if not found:
-        from pocket_agent.errors import PocketError
-
-        raise PocketError("the MicroPython unix port is not installed", hint="run ./run setup")
-    return found
 
 
 class Faults:
@@ -397,7 +382,7 @@ class Supervisor:
     def _vm_config(self):
         fl = self.board.flash
         return {
-            "rom": str(ROM_DIR),
+            "rom": str(vm.ROM_DIR),
             "flash": str(self.state.flash),
             "ctl_fd": self.ctl_w,
             "mode": self.mode,
@@ -419,11 +404,11 @@ class Supervisor:
     def _start_vm(self):
         heap = self.board.heap_budget + ROM_HEAP
         env = dict(os.environ, POCKET_TWIN_CONFIG=json.dumps(self._vm_config()))
+        argv, cwd = vm.command(heap, self.state.dir.parent.parent)
         with open(self.state.vm_log, "ab") as log:
             self.vm = subprocess.Popen(
-                [micropython_exe(), "-X", f"heapsize={heap}", str(ROM_DIR / "rom.py")],
-                stdin=self.stdin_r, stdout=self.stdout_w, stderr=log,
-                pass_fds=(self.ctl_w,), cwd=str(ROM_DIR), env=env,
+                argv, stdin=self.stdin_r, stdout=self.stdout_w, stderr=log,
+                pass_fds=(self.ctl_w,), cwd=cwd, env=env,
             )
         self.safe_boot = False
         self.boots += 1

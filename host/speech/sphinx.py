@@ -31,6 +31,9 @@ EXTRA_PRONUNCIATIONS = {
 DEFAULT_BIAS = 1000.0  # decoder log units; middle of the best plateau of `bench/agent.py --tune` (tuning voices only)
 PARTIAL_EVERY = 5  # chunks between partial hypotheses
 NBEST = 10  # commands guesses tried against the grammar
+# Commands model training: chosen by word error rate on the tuning voices (see bench/agent.py)
+SENTENCES_PER_TEMPLATE = 150
+DISCOUNT_MASS = 0.1
 
 
 def _cache_dir():
@@ -43,13 +46,13 @@ def build_command_lm(sentences, folder=None):
     from pocketsphinx.lm import ArpaBoLM
 
     text = "\n".join(sentences) + "\n"
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{DISCOUNT_MASS}\n{text}".encode()).hexdigest()[:16]
     folder = Path(folder) if folder else _cache_dir()
     path = folder / f"commands-{digest}.arpa"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    lm = ArpaBoLM(text=text, add_start=True, discount_mass=0.3)
+    lm = ArpaBoLM(text=text, add_start=True, discount_mass=DISCOUNT_MASS)
     lm.compute()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     os.close(fd)
@@ -67,7 +70,7 @@ class PocketSphinxEngine(SpeechEngine):
         if sentences is None or accept is None:
             from pocket_agent.host.agent.grammar import grammar
 
-            sentences = grammar().sentences() if sentences is None else sentences
+            sentences = grammar().sentences(per_template=SENTENCES_PER_TEMPLATE) if sentences is None else sentences
             accept = accept or (lambda text: grammar().parse(text) is not None)
         self.bias = bias
         self.accept = accept  # text -> bool: is this a request the agent acts on
@@ -80,9 +83,14 @@ class PocketSphinxEngine(SpeechEngine):
             self.commands.add_word(word, phones, True)
         self.dictation = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL") if dictation else None
         self.vocabulary = sorted({w for s in usable for w in s.split()})
+        self._active = None
 
     def stream(self):
-        return _SphinxStream(self)
+        """One utterance at a time (one engine per board): an unfinished one is abandoned."""
+        if self._active is not None and not self._active.done:
+            self._active.cancel()
+        self._active = _SphinxStream(self)
+        return self._active
 
     def channel_state(self):
         """The decoders' running cepstral means: what they have learnt about this microphone.
@@ -132,7 +140,14 @@ class _SphinxStream(RecognitionStream):
                 return Transcript(hyp.hypstr, 0.0, final=False, source="commands")
         return None
 
+    def cancel(self):
+        self.done = True
+        for _, d in self.decoders:
+            d.end_utt()
+
     def finish(self):
+        if self.done:
+            raise RuntimeError("this recognition stream has finished")
         self.done = True
         results = {}
         for name, d in self.decoders:

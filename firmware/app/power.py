@@ -22,6 +22,8 @@ class Power:
         self.last = now
         self.last_motion = now
         self.prev = [0, 0, 0]
+        if imu is not None:
+            imu.watch_motion()
         self.ref = False  # prev holds a reading taken since the screen dimmed
         self.wakes = 0
 
@@ -56,6 +58,7 @@ class Power:
         if self.imu is None or time.ticks_diff(now, self.last_motion) < _MOTION_EVERY_MS:
             return False
         self.last_motion = now
+        tapped = self.imu.moved()  # the IMU's latched motion interrupt: a tap shorter than a poll
         a = self.imu.read()
         p = self.prev
         change = abs(a[0] - p[0]) + abs(a[1] - p[1]) + abs(a[2] - p[2])
@@ -63,7 +66,7 @@ class Power:
         if not self.ref:
             self.ref = True
             return False
-        return change > _MOTION_MG
+        return tapped or change > _MOTION_MG
 
     def step(self, now, busy):
         """busy: the app is listening, thinking, answering or asking. True

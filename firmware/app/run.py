@@ -57,7 +57,12 @@ class App:
         if detector is not None:
             self.view.hint = "say the word"
         self.playback = Playback(parts["amp"]) if parts.get("amp") else None
-        self.power = Power(d, parts.get("imu"), now)
+        conf = {}
+        for p in board.get("parts", ()):
+            if p.get("name") == "display":
+                conf = p
+        self.power = Power(d, parts.get("imu"), now, int(conf.get("dim_s", 20) * 1000),
+                           int(conf.get("blank_s", 60) * 1000))
         self.dnd = False
         self.cid = None
         self.approver = None

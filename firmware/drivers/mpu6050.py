@@ -1,7 +1,7 @@
 # InvenSense MPU-6050 6-axis IMU (accelerometer and gyroscope) on I2C.
 # Register map: RM-MPU-6000A-00 rev 4.2; sections 4.4 (SMPLRT_DIV), 4.3
 # (CONFIG), 4.4-4.5 (GYRO/ACCEL_CONFIG), 4.17-4.19 (data), 4.28 (PWR_MGMT_1),
-# 4.32 (WHO_AM_I).
+# 4.32 (WHO_AM_I); motion detection (MOT_THR, MOT_DUR) from rev 3.2, 4.8-4.9.
 from micropython import const
 import time
 
@@ -12,6 +12,11 @@ _SMPLRT_DIV = const(0x19)
 _CONFIG = const(0x1A)  # 2:0 DLPF_CFG
 _GYRO_CONFIG = const(0x1B)  # 4:3 FS_SEL: 0 is ±250 °/s
 _ACCEL_CONFIG = const(0x1C)  # 4:3 AFS_SEL: 0 is ±2 g
+_MOT_THR = const(0x1F)  # motion threshold, 2 mg per count
+_MOT_DUR = const(0x20)  # motion duration, ms
+_INT_PIN_CFG = const(0x37)  # bit 5 LATCH_INT_EN: INT_STATUS holds until read
+_INT_ENABLE = const(0x38)  # bit 6 MOT_EN
+_INT_STATUS = const(0x3A)  # bit 6 MOT_INT; reading clears it
 _ACCEL_XOUT_H = const(0x3B)  # 14 bytes: accel xyz, temperature, gyro xyz (big-endian)
 _CLK_PLL_X = const(1)
 _DLPF_44HZ = const(3)
@@ -65,6 +70,17 @@ class MPU6050:
             v[k] = _s16be(r, 2 * k) * 1000 // _ACCEL_LSB_PER_G
             v[3 + k] = _s16be(r, 8 + 2 * k) * 100 // _GYRO_LSB_PER_DPS
         return v
+
+    def watch_motion(self, mg=250, ms=1):
+        """Latch a motion interrupt (a tap, a lift) above `mg`; moved() reads it."""
+        self._write(_MOT_THR, min(255, mg // 2))
+        self._write(_MOT_DUR, ms)
+        self._write(_INT_PIN_CFG, 0x20)
+        self._write(_INT_ENABLE, 0x40)
+
+    def moved(self):
+        """True if motion was detected since the last call (reading clears the latch)."""
+        return bool(self._read(_INT_STATUS, self._b1)[0] & 0x40)
 
     def sleep(self, on):
         """Low power when the app does not need motion (SLEEP bit)."""

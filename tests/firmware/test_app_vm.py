@@ -281,6 +281,10 @@ class Imu:  # the accelerometer's readings, as the MPU-6050 driver returns them
         self.v = [0, 0, 1000, 0, 0, 0]
     def read(self):
         return self.v
+    def moved(self):
+        return False
+    def watch_motion(self):
+        pass
 imu = Imu()
 app.power.imu = imu
 d = app.display

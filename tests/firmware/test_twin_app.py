@@ -292,3 +292,44 @@ def test_a_tool_taking_over_is_not_reset_by_the_watchdog(board):
     assert p.stdout.strip() == "alive", p.stdout + p.stderr
     st = twin.status()
     assert st["reset_cause"] != "wdt" and st["boots"] == boots + 1  # only mpremote's soft reset
+
+
+def test_the_screen_dims_blanks_and_a_lift_or_a_tap_wakes_it(board, tmp_path):
+    import json
+    import subprocess
+    import sys
+    twin, host, name = board
+    host.close()
+    conf = dict(catalog.load(name).raw)
+    conf["parts"] = [dict(p, dim_s=2, blank_s=4) if p["name"] == "display" else p for p in conf["parts"]]
+    path = tmp_path / "board.json"
+    path.write_text(json.dumps(conf))
+    mp = str(Path(sys.executable).parent / "mpremote")
+    boots = twin.status()["boots"]
+    subprocess.run([mp, "connect", twin.port, "fs", "cp", str(path), ":board.json"],
+                   check=True, capture_output=True, timeout=40)
+    twin.control("reset")  # the app starts again with the short times
+    twin.wait_port(timeout=15, boots=boots + 1)
+    twin.control("orientation", pitch=0, roll=0)
+
+    def display():
+        return twin.control("display")["state"]
+
+    def until(pred, timeout, what):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            st = display()
+            if pred(st):
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}: {display()}")
+
+    full = until(lambda st: st["on"] and st["contrast"] == 255, 5, "the screen at full brightness")
+    until(lambda st: st["on"] and st["contrast"] < 64, 5, "the screen to dim")
+    until(lambda st: not st["on"], 5, "the screen to blank")
+    twin.control("orientation", pitch=60, roll=0)  # picked up
+    until(lambda st: st["on"] and st["contrast"] == 255, 3, "a lift to wake it")
+    until(lambda st: not st["on"], 8, "the screen to blank again")
+    twin.control("tap")
+    until(lambda st: st["on"] and st["contrast"] == 255, 3, "a tap to wake it")
+    assert full

@@ -217,4 +217,8 @@ def test_battery_reads_the_cell_through_the_divider(twin):
 def test_led_shows_the_colour(twin):
     on_board(twin, "led = part('led')\nled.set(10, 20, 30)\nout(ok=1)")
     st = twin.control("led")
-    assert st.get("on", True) and (st["part"] == "led" or st.get("rgb", st.get("colors", [[10, 20, 30]])[0]) in ([10, 20, 30], (10, 20, 30)))
+    assert st["on"]
+    if st["part"] == "ws2812":
+        assert st["rgb"] == [10, 20, 30]
+    on_board(twin, "led = part('led')\nled.set(0, 0, 0)\nout(ok=1)")
+    assert not twin.control("led")["on"]

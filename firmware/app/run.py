@@ -81,6 +81,7 @@ class App:
         self.events = 0
         self.redraws = 0
         self.pending = []  # log lines for the host, sent at link up
+        self.backlog = []  # (type, values) that found the outbox full
         self._load_key()
 
     # -- helpers the tools use
@@ -91,6 +92,20 @@ class App:
     def log(self, level, text, send=True):
         if send and self.ep.up:
             self.ep.send(link.type_of("log"), (level, text[:1000]))
+
+    def keep(self, name, *values):
+        """Send a message the host must get (a confirmation's result, a fired
+        timer): if the outbox is full it waits here and goes out later."""
+        if not self.backlog and self.ep.send(link.type_of(name), values):
+            return
+        if len(self.backlog) < 16:
+            self.backlog.append((link.type_of(name), values))
+        else:
+            self.log(3, "dropped %s: too many messages wait for the host" % name)
+
+    def _flush_backlog(self):
+        while self.backlog and self.ep.send(self.backlog[0][0], self.backlog[0][1]):
+            self.backlog.pop(0)
 
     def reply_error(self, re, code, text, now):
         self.log(2, text)
@@ -188,7 +203,7 @@ class App:
     def confirm_ask(self, cid, ttl, expiry, nonce, action, now):
         self.synced.append(cid)
         if self.approver is None:
-            self.send("confirm_result", cid, 4, b"")
+            self.keep("confirm_result", cid, 4, b"")
             return
         try:
             summary = self.approver.request(action.encode(), nonce, expiry, ttl)
@@ -218,7 +233,7 @@ class App:
             result = 3
         if self.approver is not None and result:
             self.approver.deny()
-        self.send("confirm_result", cid, result, sig)
+        self.keep("confirm_result", cid, result, sig)
 
     # -- the steps the tasks run
 
@@ -276,6 +291,8 @@ class App:
     def tick(self, now):
         """Timeouts, timers, notifications, sensors, LED, power, screen."""
         self.event(S.TICK, now)
+        if self.backlog:
+            self._flush_backlog()
         v = self.view
         unix = self.clock.unix(now)
         clock = "--:--"
@@ -292,7 +309,7 @@ class App:
             v.alarm = label or ("Alarm" if kind == 1 else "Timer")
             if self.playback is not None:
                 self.playback.sound(SOUNDS[3], 100, now)
-            self.send("timer_fired", tid, unix)
+            self.keep("timer_fired", tid, unix)
             self.dirty = True
             self.wake(now)
         if v.note is not None and time.ticks_diff(now, self.note_until) >= 0:

@@ -311,3 +311,24 @@ out(m0=m0, m1=m1, m2=m2, still=still, m3=m3, m4=m4, wakes=app.power.wakes)
     assert r["m2"] == [2, False] and r["still"]  # blank after 60 s, and no drawing
     assert r["m3"] == [0, True, 255]  # a lift wakes it
     assert r["m4"] == [0, True] and r["wakes"] == 2  # so does a button
+
+
+def test_results_the_host_must_get_wait_when_the_outbox_is_full():
+    r = vm(r'''
+host("clock_set", 1700000000, 0, 0)
+for tid in range(10):
+    host("timer_set", tid, 1700000002, 0, "t%d" % tid)
+loop.keep = False
+real_poll = loop.host.poll
+loop.host.poll = lambda now: 0  # the host is gone: nothing is acknowledged
+for _ in range(10):
+    run(1500)
+    press(100)  # each alarm is dismissed, the next fires
+waiting = len(app.backlog) + app.ep.pending()
+loop.host.poll = real_poll
+loop.keep = True
+run(8000)
+out(waiting=waiting, fired=sorted(v[0] for v in loop.named("timer_fired")), backlog=len(app.backlog))
+''')
+    assert r["waiting"] == 10  # more than the outbox's 6 slots
+    assert r["fired"] == list(range(10)) and r["backlog"] == 0

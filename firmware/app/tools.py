@@ -45,8 +45,8 @@ def dispatch(app, ev, now):
             app.reply_error(b[3] | (b[4] << 8), E_TYPE, "unknown message type 0x%02x" % b[1], now)
         return
     if ev == link.AUDIO_CHUNK:
-        if not app.playback.chunk(ep.dec.body, ep.dec.length):
-            ep.bad_payload += 1
+        if app.playback is None or not app.playback.chunk(ep.dec.body, ep.dec.length):
+            ep.bad_payload += 1  # no speaker (audio_start was refused), or a chunk that does not fit
         return
     seq = ep.dec.seq
     handler = HANDLERS.get(ev)
@@ -214,7 +214,7 @@ def audio_start(app, v, now):
 
 
 def audio_end(app, v, now):
-    if v[0] == app.playback.stream:
+    if app.playback is not None and v[0] == app.playback.stream:
         app.playback.stop()
         app.event(S.PLAY_END, now)
 

@@ -332,3 +332,29 @@ out(waiting=waiting, fired=sorted(v[0] for v in loop.named("timer_fired")), back
 ''')
     assert r["waiting"] == 10  # more than the outbox's 6 slots
     assert r["fired"] == list(range(10)) and r["backlog"] == 0
+
+
+def test_a_board_without_a_speaker_refuses_sound_and_survives_audio():
+    r = mpy.run(r'''
+import json, link
+from vmparts import make_app, step
+from app import states as S
+app, loop = make_app(amp=False)
+now = 0
+for _ in range(20):
+    now += 20; step(app, loop, now)
+h = loop.host
+h.send(link.type_of("audio_start"), (3, 1, 16000, 1), now)
+h.send(link.type_of("tone"), (440, 100, 50), now)
+for k in range(4):  # chunks of the refused stream still arrive
+    h.send_audio(3, k, 0, 0, 64, 32)
+    now += 20; step(app, loop, now)
+h.send(link.type_of("audio_end"), (3, 4, 0), now)
+for _ in range(20):
+    now += 20; step(app, loop, now)
+print(json.dumps({"errors": [(e[1], e[2]) for e in loop.named("error")], "state": S.NAMES[app.flow.state],
+                  "bad": app.ep.bad_payload}))
+''', path=VM_PATH, heap="200K")
+    res = json.loads(r.strip().splitlines()[-1])
+    assert [c for c, _t in res["errors"]] == [4, 4] and all("speaker" in t for _c, t in res["errors"])
+    assert res["state"] == "IDLE" and res["bad"] == 4

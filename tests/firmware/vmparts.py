@@ -125,7 +125,7 @@ class Loop:
         return [v for (e, v) in self.got if e == t]
 
 
-def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.key"):
+def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.key", amp=True):
     """An App on the stand-ins, with the real mic and amp drivers."""
     from app import run
     from drivers.inmp441 import INMP441
@@ -134,6 +134,8 @@ def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.k
     board = board or {"name": "vmboard", "machine": "vm", "heap": {"budget": 204800}}
     parts = {"display": FbDisplay(), "buttons": [ScriptButton(), ScriptButton()],
              "mic": INMP441(FakeI2S(loud)), "amp": MAX98357A(FakeI2S()), "vad": Vad()}
+    if not amp:
+        del parts["amp"]
     lnk = run.Link(board, 0x7FF, 1234)
     loop = Loop(lnk.ep)
     lnk.io = loop

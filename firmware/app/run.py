@@ -342,7 +342,11 @@ class App:
         v.mem_free = gc.mem_free()
         v.error = self.flow.error
         self.painter.draw(self.flow.state, v)
-        self.display.show()
+        try:
+            self.display.show()
+        except OSError as e:  # a display that stopped answering: carry on without it
+            self.log(3, "%s; the screen is off until a restart" % e)
+            self.painter = None
         self.dirty = False
         self.shown_state = self.flow.state
         self.redraws += 1

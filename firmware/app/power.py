@@ -35,13 +35,16 @@ class Power:
     def _apply(self, mode):
         d = self.display
         if d is not None:
-            if mode == BLANK:
-                d.power(False)
-            else:
-                if self.mode == BLANK:
-                    d.power(True)
-                full = self.brightness * 255 // 100
-                d.contrast(full if mode == AWAKE else full // 8)
+            try:
+                if mode == BLANK:
+                    d.power(False)
+                else:
+                    if self.mode == BLANK:
+                        d.power(True)
+                    full = self.brightness * 255 // 100
+                    d.contrast(full if mode == AWAKE else full // 8)
+            except OSError:  # the app logs the display's failure when it draws
+                self.display = None
         self.mode = mode
 
     def wake(self, now):

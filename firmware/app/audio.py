@@ -74,8 +74,8 @@ class Capture:
         self.fill = 0
 
     def frame(self):
-        """Read one mic frame; returns 1 for the wake word, 2 for end of
-        speech while streaming, else 0."""
+        """Read one mic frame; returns 1 for the wake word, and while
+        streaming 2 for the end of speech, 3 for its start; else 0."""
         mic = self.mic
         self.level = mic.read()
         self.frames += 1
@@ -84,8 +84,9 @@ class Capture:
             self.fill += mic.frame
             if self.fill >= CHUNK:
                 self._flush()
-            if self.vad.feed(self.level) == 2:
-                return 2
+            v = self.vad.feed(self.level)
+            if v:
+                return 3 if v == 1 else 2
         elif self.detector is not None:
             if self.detector.feed(mic.pcm):
                 return 1

@@ -395,6 +395,8 @@ class App:
             self.event(S.WAKE, now)
         elif r == 2:
             self.event(S.SPEECH_END, now)
+        elif r == 3:
+            self.event(S.SPEECH_START, now)
         return True
 
     # -- the tasks

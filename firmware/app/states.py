@@ -35,6 +35,7 @@ CONFIRM_ASK = const(11)
 CONFIRM_CANCEL = const(12)
 TICK = const(13)
 FAULT = const(14)
+SPEECH_START = const(15)  # the VAD heard speech begin
 
 # Actions for the shell (bits)
 STREAM_START = const(1)
@@ -48,6 +49,7 @@ CONFIRM_CANCELLED = const(128)
 NO_HOST = const(256)  # asked to listen with no host: say so
 
 LISTEN_MAX_MS = const(10000)
+NO_SPEECH_MS = const(4000)  # hands-free: nothing said this long after the wake word
 MIN_UTTERANCE_MS = const(300)
 THINK_MAX_MS = const(20000)
 ERROR_SHOW_MS = const(3000)
@@ -59,6 +61,7 @@ class Flow:
         self.since = now
         self.online = False
         self.ptt = False  # this LISTENING was started by the button
+        self.heard = False  # the VAD heard speech in this LISTENING
         self.confirm_waiting = False  # a request arrived while listening
         self.confirm_ttl = 0
         self.armed = False  # the press being released began in CONFIRM
@@ -142,11 +145,17 @@ class Flow:
                 if not self.online:
                     return NO_HOST
                 self.ptt = ev == PRESS
+                self.heard = False
                 self._to(LISTENING, now)
                 act = STREAM_START
             elif ev == REPLY:
                 self._to(RESPONDING, now)
         elif s == LISTENING:
+            if ev == SPEECH_START:
+                self.heard = True
+            elif ev == TICK and not self.ptt and not self.heard and age >= NO_SPEECH_MS:
+                self._rest(now)  # woken, then nothing was said
+                return STREAM_CANCEL
             if ev == RELEASE and self.ptt:
                 if age < MIN_UTTERANCE_MS:
                     self._rest(now)
@@ -164,6 +173,7 @@ class Flow:
                 self._to(RESPONDING, now)
             elif ev == PRESS:
                 self.ptt = True
+                self.heard = False
                 self._to(LISTENING, now)
                 act = STREAM_START
             elif ev == TICK and age >= THINK_MAX_MS:
@@ -175,6 +185,7 @@ class Flow:
                     act = PLAY_STOP
                     self.playing = False
                 self.ptt = True
+                self.heard = False
                 self._to(LISTENING, now)
                 act |= STREAM_START
             elif ev == REPLY:

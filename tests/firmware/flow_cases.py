@@ -53,6 +53,18 @@ def run(S):
     n += 1
 
     f = flow()
+    f.handle(S.WAKE, 0)
+    check(f.handle(S.TICK, S.NO_SPEECH_MS) == S.STREAM_CANCEL and f.state == S.IDLE, "woken, nothing said")
+    f.handle(S.WAKE, 10000)
+    f.handle(S.SPEECH_START, 10500)
+    check(f.handle(S.TICK, 10000 + S.NO_SPEECH_MS) == 0 and f.state == S.LISTENING, "speech started: keep listening")
+    f = flow()
+    f.handle(S.PRESS, 0)
+    check(f.handle(S.TICK, S.NO_SPEECH_MS + 100) == 0 and f.state == S.LISTENING,
+          "push-to-talk is not cut for silence")
+    n += 1
+
+    f = flow()
     f.handle(S.REPLY, 0)
     f.playing = True
     check(f.handle(S.TICK, 60000) == 0 and f.state == S.RESPONDING, "stays while sound plays")

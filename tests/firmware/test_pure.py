@@ -12,12 +12,12 @@ VM_PATH = (mpy.FIRMWARE, mpy.ROOT / "tests" / "firmware")
 
 
 def test_state_machine_cpython():
-    assert flow_cases.run(states) == 8
+    assert flow_cases.run(states) == 9
 
 
 def test_state_machine_micropython():
     out = mpy.run("import flow_cases\nfrom app import states\nprint(flow_cases.run(states))", path=VM_PATH)
-    assert out.strip() == "8"
+    assert out.strip() == "9"
 
 
 @pytest.mark.parametrize("txt,width,want", [

@@ -116,7 +116,7 @@ def _hear(args):
 
     async def run():
         session, device = await _session(args)
-        heard = PocketSphinxEngine().transcribe(pcm)
+        heard = PocketSphinxEngine().transcribe(pcm, whole=True)
         reply = await session.hear(heard, speak=False)
         _print(reply, device, args.json, heard=heard)
         return 0 if reply.ok else 1

@@ -20,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from pocket_agent.errors import PocketError
 
 from .engine import RecognitionStream, SpeechEngine, Transcript
@@ -31,6 +33,13 @@ EXTRA_PRONUNCIATIONS = {
 DEFAULT_BIAS = 1000.0  # decoder log units; middle of the best plateau of `bench/agent.py --tune` (tuning voices only)
 PARTIAL_EVERY = 5  # chunks between partial hypotheses
 NBEST = 10  # commands guesses tried against the grammar
+# A faint noise floor is added to all audio: a microphone never outputs exact zeros,
+# but files and synthesized speech do, and the log-energy features misbehave on them.
+# A recording decoded whole also gets some quiet before and after, since a file may
+# start and end on speech. (Streams get no padding: on the tuning voices it did not
+# help, and the board's push-to-talk audio starts before the words.)
+PAD_SECONDS = 0.25
+NOISE_FLOOR_DBFS = -66.0
 # Commands model training: chosen by word error rate on the tuning voices (see bench/agent.py)
 SENTENCES_PER_TEMPLATE = 150
 DISCOUNT_MASS = 0.1
@@ -84,6 +93,15 @@ class PocketSphinxEngine(SpeechEngine):
         self.dictation = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL") if dictation else None
         self.vocabulary = sorted({w for s in usable for w in s.split()})
         self._active = None
+        self.pad = self.dither(bytes(2 * int(16000 * PAD_SECONDS)), np.random.default_rng(0))
+
+    @staticmethod
+    def dither(pcm, rng):
+        if NOISE_FLOOR_DBFS is None:
+            return pcm
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        x += rng.normal(0.0, 32768.0 * 10 ** (NOISE_FLOOR_DBFS / 20), len(x))
+        return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
 
     def stream(self):
         """One utterance at a time (one engine per board): an unfinished one is abandoned."""
@@ -91,6 +109,18 @@ class PocketSphinxEngine(SpeechEngine):
             self._active.cancel()
         self._active = _SphinxStream(self)
         return self._active
+
+    def transcribe(self, pcm, chunk_bytes=3200, whole=False):
+        """A clip. `whole=True` decodes it in one pass with the clip's own cepstral mean
+        (for a recording with no session behind it, e.g. a WAV file); otherwise it is
+        streamed in chunks as a board sends it."""
+        if not whole:
+            return super().transcribe(pcm, chunk_bytes)
+        if self._active is not None and not self._active.done:
+            self._active.cancel()
+        stream = self._active = _SphinxStream(self, whole=True)
+        stream.feed(self.pad + bytes(pcm) + self.pad, whole=True)  # feed() dithers
+        return stream.finish()
 
     def channel_state(self):
         """The decoders' running cepstral means: what they have learnt about this microphone.
@@ -115,8 +145,10 @@ def _dictionary_words(path):
 
 
 class _SphinxStream(RecognitionStream):
-    def __init__(self, engine):
+    def __init__(self, engine, whole=False):
         self.engine = engine
+        self.whole = whole
+        self.rng = np.random.default_rng(1)  # the same audio always decodes the same way
         self.decoders = [("commands", engine.commands)] + ([("dictation", engine.dictation)] if engine.dictation else [])
         for _, d in self.decoders:
             d.start_utt()
@@ -124,14 +156,15 @@ class _SphinxStream(RecognitionStream):
         self.samples = 0
         self.done = False
 
-    def feed(self, pcm):
+    def feed(self, pcm, whole=False):
         if self.done:
             raise RuntimeError("this recognition stream has finished")
         pcm = bytes(pcm)
         if len(pcm) % 2:
             raise ValueError("PCM chunks hold whole 16-bit samples")
+        pcm = self.engine.dither(pcm, self.rng)
         for _, d in self.decoders:
-            d.process_raw(pcm, False, False)
+            d.process_raw(pcm, False, whole)
         self.chunks += 1
         self.samples += len(pcm) // 2
         if self.chunks % PARTIAL_EVERY == 0:

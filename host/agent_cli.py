@@ -85,7 +85,9 @@ async def _session(args, speech=False):
 
 def _print(reply, device, as_json, heard=None):
     if as_json:
-        print(json.dumps({"heard": heard, "screen": reply.text, "speech": reply.speech, "intent": reply.intent,
+        heard_json = None if heard is None else {"text": heard.text, "confidence": heard.confidence,
+                                                 "source": heard.source}
+        print(json.dumps({"heard": heard_json, "screen": reply.text, "speech": reply.speech, "intent": reply.intent,
                           "tools": reply.tools, "ok": reply.ok}))
         return
     if heard is not None:

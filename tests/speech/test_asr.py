@@ -125,3 +125,20 @@ def test_spoken_request_to_tool_to_screen_and_speaker(engine, tmp_path):
     assert 0.8 < len(played) / 32000 < 4.0  # "Volume 70 percent.", spoken
     replay = engine.transcribe(mic_noise(silence(0.3) + played + silence(0.3)))
     assert "volume" in replay.details["dictation"]["text"] + replay.details["commands"]["text"]
+
+
+def test_pocket_agent_hear_a_wav_file(tmp_path):
+    """A plain espeak-ng recording (22 kHz, exact digital silence, no lead-in) through the command line."""
+    import json
+    import subprocess
+    import sys
+
+    wav = tmp_path / "request.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), "add eggs to the shopping list"], check=True)
+    out = subprocess.run([sys.executable, "-m", "pocket_agent.cli", "agent", "hear", str(wav), "--json"],
+                         capture_output=True, text=True, timeout=300,
+                         env={"POCKET_AGENT_HOME": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    reply = json.loads(out.stdout)
+    assert reply["heard"]["text"] == "add eggs to the shopping list" and reply["heard"]["source"] == "commands"
+    assert reply["tools"] == [["add_shopping_item", "ran"]] and reply["screen"] == "Added to shopping:\neggs"

@@ -208,3 +208,24 @@ def test_heap_is_capped_to_the_budget(twin):
     free, result = out.split()
     assert budget * 0.95 <= int(free) <= budget * 1.1
     assert result == "MemoryError"
+
+
+def test_code_that_leaves_the_heap_locked_still_gets_its_traceback(twin, port):
+    friendly_prompt(port)
+    port.send(b"import micropython\rmicropython.heap_lock(); 1/0\r")
+    out = port.expect(b"ZeroDivisionError: divide by zero\r\n>>> ")
+    assert b"Traceback" in out
+    port.send(b"[1] * 3\r")
+    assert port.expect(b">>> ").endswith(b"[1, 1, 1]\r\n>>> ")
+
+
+def test_timers_run_while_the_repl_waits(twin, port):
+    friendly_prompt(port)
+    port.send(b"import machine\rticks = []\rt = machine.Timer(0 if sys.platform == 'esp32' else -1)\r"
+              .replace(b"sys.platform", b"__import__('sys').platform"))
+    port.expect(b">>> ")
+    port.send(b"t.init(period=20, mode=machine.Timer.PERIODIC, callback=lambda _: ticks.append(1))\r")
+    port.expect(b">>> ")
+    port.quiet(0.5)  # the REPL sits waiting for a line
+    port.send(b"t.deinit(); len(ticks) >= 10\r")
+    assert port.expect(b">>> ").endswith(b"True\r\n>>> ")

@@ -7,7 +7,9 @@
 import sys
 import io
 import gc
+import select
 import builtins
+import micropython
 
 _CTRL_A = 1
 _CTRL_B = 2
@@ -72,10 +74,32 @@ def cooked(s):
     _out.write(s)
 
 
+_stdin_poll = select.poll()
+_stdin_poll.register(_in, select.POLLIN)
+
+
 def getc():
+    # Wait in short steps, so scheduled callbacks (timers, pin interrupts) run
+    # while the REPL waits for input, as a port's REPL lets them.
+    while True:
+        try:
+            if _stdin_poll.poll(50):
+                break
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # raised by a scheduled callback
+            cooked(format_exception(e))
     if _in.readinto(_byte) != 1:
         raise PowerOff()
     return _byte[0]
+
+
+def unlock_heap():
+    """Code can leave the heap locked; nothing can be printed then. pyexec
+    unlocks it before the next prompt, and so does the ROM."""
+    micropython.heap_lock()
+    while micropython.heap_unlock():
+        pass
 
 
 def set_intr(c):
@@ -87,7 +111,7 @@ def set_intr(c):
     global _intr
     if c != _intr:
         _intr = c
-        _ctl.write(b"I%d\n" % c)
+        _ctl.write(b"I3\n" if c == 3 else b"I-1\n" if c < 0 else b"I%d\n" % c)
 
 
 def control(msg):
@@ -272,9 +296,11 @@ def execute(src, filename, mode):
         set_intr(-1)
         return _OK, ""
     except SystemExit:
+        unlock_heap()
         set_intr(-1)
         return _EXIT, ""
     except BaseException as e:  # noqa: B036 - a board reports every exception
+        unlock_heap()
         set_intr(-1)
         return _ERROR, format_exception(e)
 
@@ -318,6 +344,7 @@ def friendly_repl():
     """Return "raw" to switch to the raw REPL; soft resets raise Restart."""
     banner()
     while True:
+        unlock_heap()
         try:
             code, text = readline(">>> ", "")
         except KeyboardInterrupt:

@@ -318,6 +318,12 @@ class Decoder:
             return BAD_CRC
         mtype = b[1]
         if mtype not in MESSAGES:
+            # Whole and checked, so its header is kept: a reliable one must
+            # still be acknowledged, or its sender retransmits it forever.
+            self.type = mtype
+            self.flags = b[2]
+            self.seq = b[3] | (b[4] << 8)
+            self.length = n
             self.bad_type += 1
             return BAD_TYPE
         if (b[0] < MIN_VERSION or b[0] > VERSION) and mtype != HELLO:

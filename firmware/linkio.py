@@ -12,15 +12,15 @@ import sys
 if sys.implementation.name == "micropython":
     import link
     from link import (ACK, AUDIO_CHUNK, AUDIO_DATA, AUDIO_END, AUDIO_INDEX, AUDIO_PREDICTED,
-                      AUDIO_SAMPLES, AUDIO_STEP_INDEX, AUDIO_STREAM, DLE, FLAG_RELIABLE, FRAME, SOF,
-                      HEADER, HEARTBEAT, HELLO, MAX_PAYLOAD, MESSAGES, MIN_VERSION, VERSION,
+                      AUDIO_SAMPLES, AUDIO_STEP_INDEX, AUDIO_STREAM, BAD_TYPE, DLE, FLAG_RELIABLE, FRAME,
+                      SOF, HEADER, HEARTBEAT, HELLO, MAX_PAYLOAD, MESSAGES, MIN_VERSION, VERSION,
                       field_names, pack, u16, unpack)
     from time import ticks_diff
 else:
     from pocket_agent.firmware import link
     from pocket_agent.firmware.link import (
         ACK, AUDIO_CHUNK, AUDIO_DATA, AUDIO_END, AUDIO_INDEX, AUDIO_PREDICTED, AUDIO_SAMPLES,
-        AUDIO_STEP_INDEX, AUDIO_STREAM, DLE, FLAG_RELIABLE, FRAME, HEADER, HEARTBEAT, HELLO, SOF,
+        AUDIO_STEP_INDEX, AUDIO_STREAM, BAD_TYPE, DLE, FLAG_RELIABLE, FRAME, HEADER, HEARTBEAT, HELLO, SOF,
         MAX_PAYLOAD, MESSAGES, MIN_VERSION, VERSION, field_names, pack, u16, unpack)
 
     def ticks_diff(a, b):
@@ -122,6 +122,8 @@ class Endpoint:
             if r == 0:
                 break
             if r != FRAME:
+                if r == BAD_TYPE and self.up and dec.flags & FLAG_RELIABLE:
+                    self._take_reliable(dec.seq)  # a newer peer's message: taken, then refused
                 return BAD_FRAME
             ev = self._on_frame(now)
             if ev:
@@ -237,17 +239,8 @@ class Endpoint:
             else:
                 self.bad_payload += 1
             return 0
-        if dec.flags & FLAG_RELIABLE:
-            if dec.seq == self.rx_next:
-                self.rx_next = (self.rx_next + 1) & 0xFFFF
-                self._send_ack()
-            elif _seq_after(self.rx_next, dec.seq):
-                self.dups += 1
-                self._send_ack()
-                return 0
-            else:
-                self.out_of_order += 1
-                return 0
+        if dec.flags & FLAG_RELIABLE and not self._take_reliable(dec.seq):
+            return 0
         if t == HEARTBEAT:
             if dec.length == 12:
                 b = dec.body
@@ -267,6 +260,19 @@ class Endpoint:
         elif t == AUDIO_END and dec.length >= 3:
             self._audio_seen(dec.body[HEADER], u16(dec.body, HEADER + 1), 1)
         return t
+
+    def _take_reliable(self, seq):
+        """Acknowledge a reliable frame; True if it is the next one, to deliver."""
+        if seq == self.rx_next:
+            self.rx_next = (self.rx_next + 1) & 0xFFFF
+            self._send_ack()
+            return True
+        if _seq_after(self.rx_next, seq):
+            self.dups += 1
+            self._send_ack()
+        else:
+            self.out_of_order += 1
+        return False
 
     def _audio_seen(self, stream, index, end):
         if stream != self.rx_stream:

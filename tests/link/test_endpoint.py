@@ -100,3 +100,41 @@ def test_no_session_without_a_common_version_or_with_a_peer_of_the_same_role():
     replies = [link.unpack(link.HELLO, body, 0, len(body))[0]
                for _, _, _, body in (spec_ref.frames_in(w)[0] for w in wires)]
     assert replies and set(replies) == {0}
+
+
+def test_a_reliable_message_of_an_unknown_type_is_acknowledged_and_refused():
+    """A newer host may send what an older board does not know: the board takes
+    it off the sender's hands (ack) and reports it, so nothing is retransmitted forever."""
+    from . import spec_ref
+
+    sent = []
+    board = linkio.Endpoint(lambda b, n: sent.append(bytes(b[:n])), link.ROLE_BOARD, 2, "board", "f")
+    host = linkio.Endpoint(lambda b, n: board.feed(bytes(b[:n])) or None, link.ROLE_HOST, 1, "host", "h")
+    now = 0
+    for now in range(0, 400, 50):  # handshake: the host's hello reaches the board; feed back its answers
+        while host.poll(now):
+            pass
+        events = []
+        while ev := board.poll(now):
+            events.append(ev)
+        for chunk in sent:
+            host.feed(chunk)
+        sent.clear()
+    assert host.up and board.up
+    assert 0x7E not in link.MESSAGES
+    tone = link.type_of("tone")
+    board.feed(spec_ref.frame(0x7E, b"from the future", seq=0, flags=link.FLAG_RELIABLE)
+               + spec_ref.frame(tone, _payload(tone, (440, 100, 50)), seq=1, flags=link.FLAG_RELIABLE))
+    events = []
+    while ev := board.poll(now + 10):
+        events.append(ev)
+    assert events == [linkio.BAD_FRAME, tone]  # refused, then the next message is delivered in order
+    acks = [f for f in spec_ref.frames_in(b"".join(sent)) if f[0] == link.ACK]
+    assert [link.u16(f[3], 0) for f in acks] == [0, 1]
+    assert board.dec.bad_type == 1
+
+
+def _payload(mtype, values):
+    buf = bytearray(link.MAX_PAYLOAD)
+    n = link.pack(buf, 0, mtype, values)
+    return bytes(buf[:n])

@@ -54,13 +54,42 @@ def detect_files(files, model=None, threshold=None):
 
 
 def heldout_scores(qm, phrase, root=None):
-    """Scores of a model on the held-out audio of `phrase` (built on first use)."""
+    """Scores of a model on the held-out audio of `phrase` (built on first use).
+
+    False accepts per hour come from the streams of other speech; the streams
+    of confusable phrases are scored apart (conf_sums), as a share of them."""
     from . import evaluate, frontend, heldout
 
     data = heldout.build(phrase, root or cache_root())
+    kinds = list(data["neg_kind"])
     pos = [frontend.features(x) for x in data["pos"]]
-    neg = [frontend.features(x) for x in data["neg"]]
-    return data, evaluate.score(qm, pos, list(data["pos_end"]), neg)
+    speech = [frontend.features(x) for x, k in zip(data["neg"], kinds) if k == "speech"]
+    sc = evaluate.score(qm, pos, list(data["pos_end"]), speech)
+    sc.conf_sums = [evaluate.smoothed(qm, qmodel_forward(qm, frontend.features(x)))
+                    for x, k in zip(data["neg"], kinds) if k == "confusable"]
+    sc.n_conf = confusable_count(phrase, root)
+    return data, sc
+
+
+def qmodel_forward(qm, feats):
+    from . import qmodel
+
+    return qmodel.forward(qm, feats)
+
+
+def confusable_count(phrase, root=None):
+    from . import corpus
+
+    clips, _ = corpus.load(phrase, root or cache_root(), "eval_conf")
+    return len(clips)
+
+
+def confusable_share(qm, sc, threshold):
+    """Detections in the confusable streams per confusable phrase spoken."""
+    from . import evaluate, qmodel
+
+    n = evaluate.false_accepts(qm, sc.conf_sums, qmodel.threshold_sum(qm, threshold))
+    return n / max(sc.n_conf, 1)
 
 
 def run_eval(model=None, png=None, root=None, log=print):
@@ -71,8 +100,8 @@ def run_eval(model=None, png=None, root=None, log=print):
     data, sc = heldout_scores(qm, qm.phrase, root)
     rows = evaluate.curve(qm, sc)
     log(f"model {model_path(model).name}: phrase {qm.phrase!r}; held-out: {len(sc.pos_peak)} positives, "
-        f"{sc.neg_hours:.2f} h of negatives (unseen engine flite, unseen festival voices kal and slt, "
-        f"unseen texts, unseen noise kinds and rooms)")
+        f"{sc.neg_hours:.2f} h of other speech (unseen engine flite, unseen festival voices kal and slt, "
+        f"unseen texts, unseen noise kinds and rooms), {sc.n_conf} confusable phrases")
     summary = []
     for fa in (1.0, 0.5, 0.1):
         frr, row = evaluate.frr_at(rows, fa)
@@ -84,7 +113,7 @@ def run_eval(model=None, png=None, root=None, log=print):
     th = qm.threshold
     lim_rows = evaluate.curve(qm, sc, [th])[0]
     log(f"  at the model's threshold {th:.4f}: FRR {lim_rows[1]:.1%}, {lim_rows[2]} false accepts "
-        f"({lim_rows[3]:.2f}/h)")
+        f"({lim_rows[3]:.2f}/h); {confusable_share(qm, sc, th):.1%} of {sc.n_conf} confusable phrases fire")
     png = Path(png or f"det_{model_path(model).stem}.png")
     evaluate.det_png(png, [(qm.phrase, rows)], f"DET, held-out audio: {qm.phrase}")
     log(f"  DET curve: {png}")

@@ -140,7 +140,7 @@ def det_png(path, curves, title):
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     x_lo, x_hi = math.log10(0.05), math.log10(50.0)
-    y_hi = 60.0
+    y_hi = 100.0
 
     def xy(fa, frr):
         x = L + (math.log10(min(max(fa, 0.05), 50.0)) - x_lo) / (x_hi - x_lo) * (W - L - R)

@@ -54,6 +54,10 @@ def _text(want):
     return lambda got: isinstance(got, str) and normalize(got) == normalize(want)
 
 
+def _unit(want):
+    return lambda got: calc.convert(1, got, want)[0] == 1  # same unit, whatever the spelling
+
+
 def _value(want):
     return lambda got: abs(calc.evaluate(got) - want) < 1e-6
 
@@ -96,9 +100,9 @@ REQUESTS = [
     ("what is one hundred minus thirty five", "calculate", {"expression": _value(65)}),
     ("what is twenty percent of eighty", "calculate", {"expression": _value(16)}),
     ("convert five miles to kilometers", "convert_units",
-     {"amount": _eq(5), "source": _eq("miles"), "target": _eq("kilometers")}),
+     {"amount": _eq(5), "source": _unit("miles"), "target": _unit("kilometers")}),
     ("how many pounds in three kilograms", "convert_units",
-     {"amount": _eq(3), "source": _eq("kilograms"), "target": _eq("pounds")}),
+     {"amount": _eq(3), "source": _unit("kilograms"), "target": _unit("pounds")}),
     ("set the volume to forty percent", "change_setting", {"name": _eq("volume"), "value": _eq(40)}),
     ("set the brightness to eighty", "change_setting", {"name": _eq("brightness"), "value": _eq(80)}),
     ("turn the volume down", "change_setting", {"name": _eq("volume")}),

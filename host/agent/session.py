@@ -10,7 +10,7 @@ from .offline import NOT_CAUGHT, OfflineAgent, Reply
 from .tools import ToolContext
 from .toolset import build_registry
 
-MIN_CONFIDENCE = 0.2
+MIN_CONFIDENCE = 0.2  # for free dictation only (see hear)
 
 
 class AgentSession:
@@ -42,8 +42,13 @@ class AgentSession:
         return reply
 
     async def hear(self, transcript, speak=True):
-        """A recogniser's final result: nothing or too unsure -> say so instead of guessing."""
-        if not transcript.text or transcript.confidence < MIN_CONFIDENCE:
+        """A recogniser's final result: nothing, or unsure free dictation -> say so instead of guessing.
+
+        A reading from the commands model is already gated: the grammar accepted it and
+        it explained the audio about as well as the general model did.
+        """
+        unsure = transcript.source != "commands" and transcript.confidence < MIN_CONFIDENCE
+        if not transcript.text or unsure:
             reply = Reply(NOT_CAUGHT, "Sorry, I didn't catch that.", None, [], ok=False)
             await self._show(reply.text)
             if speak and self.tts is not None:

@@ -139,6 +139,18 @@ def wake_word(board, report):
         return None
 
 
+def for_app(board):
+    """What the running app reads of the board definition: name and machine
+    (for `info` and `hello`), the heap budget and the display's part entry.
+    The rest (buses, pins, flash, USB, notes) only serves the build; kept, it
+    would hold some 2.5 KB of the heap for good."""
+    slim = {k: board[k] for k in ("name", "machine") if k in board}
+    if "heap" in board:
+        slim["heap"] = {"budget": board["heap"].get("budget", 0)}
+    slim["parts"] = [p for p in board["parts"] if p.get("name") == "display"]
+    return slim
+
+
 def main():
     gc.collect()
     base = gc.mem_alloc()  # what the port's runtime holds before the app: not the app's
@@ -149,10 +161,11 @@ def main():
     faults: list = []
     parts = build(board, faults.append)
     detector = wake_word(board, faults.append)
+    ms = board.get("watchdog_ms", 8000)
+    board = for_app(board)
     gc.collect()
     import watchdog
     wdt = None
-    ms = board.get("watchdog_ms", 8000)
     if ms:
         wdt = watchdog.arm(ms)  # fed by the app's main loop from here on
     else:

@@ -210,3 +210,39 @@ def measure(board_name, model=None, compiler=None):
         root = build_image(Path(tmp) / "fw", board_name, model, compiler)
         return {"wasm32": parse("wasm32", run_wasm(script, root, each="_next()")),
                 "unix64": parse("unix64", run_unix(script, root, each="_next()"))}
+
+
+def native_code(arch, with_wakeword, compiler_none=None):
+    """{module: bytes} that each module with viper code grows by when mpy-cross
+    compiles it for `arch` rather than as bytecode: its machine code against
+    the bytecode measured in place of it (.mpy sizes; the loader copies a
+    function's code into RAM as it stands in the file)."""
+    from pocket_agent.tools.deploy import mpy, tree
+
+    none = compiler_none or mpy.Compiler("none")
+    native = mpy.Compiler(arch)
+    out = {}
+    for dest, src in tree.app_files(tree.FIRMWARE_DIR):
+        data = src.read_bytes()
+        if not dest.endswith(".py") or b"@micropython.viper" not in data:
+            continue
+        if dest.startswith("/wakeword/") and not with_wakeword:
+            continue
+        name = dest[1:]
+        out[name[:-3].replace("/", ".")] = (len(native.compile(data, name))
+                                            - len(none.compile(strip_native(data), name)))
+    return out
+
+
+def untrained_model(channels=48, seed=7):
+    """The .pwm bytes of an untrained wake-word model of the shipped
+    architecture: the memory it takes is the trained one's."""
+    import numpy as np
+
+    from pocket_agent.models.wakeword import frontend, net
+
+    rng = np.random.default_rng(seed)
+    p = net.init(rng, channels=channels)
+    noise = np.clip(rng.normal(0, 3000, 32000), -32768, 32767).astype(np.int16)
+    q = net.calibrate(p, frontend.features(noise)[None])
+    return net.export(p, q, "hey pocket").to_bytes()

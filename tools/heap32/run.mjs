@@ -44,7 +44,10 @@ const mp = await loadMicroPython({
 for (const [host, vm] of opts.mounts) copyIn(mp.FS, host, vm);
 try {
   mp.runPython(readFileSync(opts.script, "utf8"));
-  while (opts.each !== null && mp.globals.get("_more")) mp.runPython(opts.each);
+  if (opts.each !== null) {
+    mp.runPython("import gc\ngc.collect()");  // asks for a collection: it runs as this call returns
+    while (mp.globals.get("_more")) mp.runPython(opts.each);
+  }
 } catch (err) {
   process.stderr.write(String(err && err.message ? err.message : err) + "\n");
   process.exit(1);

@@ -80,6 +80,11 @@ def _detector():
         raise SystemExit("the wake word did not load: %r" % faults)
 
 
+def _for_app():
+    global board
+    board = main.for_app(board)  # as main() does before the app starts
+
+
 def _link():
     global lnk
     lnk = run.Link(board, 0x7FF, 1234)
@@ -103,10 +108,10 @@ def _importer(name):
 
 STEPS = [("asyncio", _asyncio)] + [(m, _importer(m)) for m in MODULES]
 STEPS += [("main", _main), ("board.json", _board)]
-STEPS += [("part", _one_part)] * N_PARTS + [("-", _release_parts), ("build", _build)]
+STEPS += [("part", _one_part)] * N_PARTS + [("parts-released", _release_parts), ("build", _build)]
 if WAKEWORD:
     STEPS += [(m, _importer(m)) for m in WAKEWORD_MODULES] + [("Detector", _detector)]
-STEPS += [("Link", _link), ("App", _app), ("tasks", _tasks)]
+STEPS += [("for_app", _for_app), ("Link", _link), ("App", _app), ("tasks", _tasks)]
 print("@impl", sys.implementation.name, sys.implementation._machine, sys.maxsize)
 
 
@@ -121,8 +126,7 @@ def _next():
         name = STEPS[_i - 1][0]
         if name == "part":
             name = "part:" + board["parts"][_part - 1]["name"]
-        if name != "-":
-            print("@row", name, now - last)
+        print("@row", name, now - last)
     last = now
     # parts the board does not have are skipped
     while _i < len(STEPS) and STEPS[_i][0] == "part" and board is not None and _part >= len(board["parts"]):

@@ -83,8 +83,22 @@ def hil_board(request, tmp_path_factory):
 
 
 @pytest.fixture
-def board(hil_board, request, record_property):
-    """The board, reset to a known state, with its properties in the JUnit report."""
+def artifacts(request, hil_board):
+    """This test's folder for its serial log, display snapshots and speaker recording."""
+    root = Path(request.config.getoption("--hil-artifacts"))
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    path = root / hil_board.name / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def board(hil_board, request, record_property, artifacts):
+    """The board, reset to a known state, with its properties in the JUnit report.
+
+    On a twin every byte of the serial link is logged to the test's serial.log,
+    the speaker is recorded to speaker.wav and the display is saved as
+    display-end.png when the test ends."""
     for mark in request.node.iter_markers("needs"):
         missing = set(mark.args) - hil_board.capabilities
         if missing:
@@ -96,21 +110,23 @@ def board(hil_board, request, record_property):
         pytest.fail(f"infrastructure: {exc}", pytrace=False)
     record_property("board", hil_board.name)
     record_property("target", "twin" if hil_board.is_twin else "hardware")
+    record_property("port", hil_board.port)
     record_property("reset", rung)
     record_property("reset_seconds", round(time.monotonic() - t0, 3))
     summary = request.config._hil_summary.setdefault(hil_board.name, {"reset": {}})
     summary["reset"][rung] = summary["reset"].get(rung, 0) + 1
-    return hil_board
-
-
-@pytest.fixture
-def artifacts(request, hil_board):
-    """A folder for this test's serial log, display snapshots and recordings."""
-    root = Path(request.config.getoption("--hil-artifacts"))
-    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
-    path = root / hil_board.name / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    twin = hil_board.twin
+    if twin:
+        twin.control("capture", path=str((artifacts / "serial.log").resolve()))
+        twin.world.speaker_record((artifacts / "speaker.wav").resolve())
+    hil_board.artifacts = artifacts
+    yield hil_board
+    if twin and twin.proc.poll() is None:
+        try:
+            twin.world.speaker_stop()
+            twin.world.display_png((artifacts / "display-end.png").resolve(), scale=2)
+        finally:
+            twin.control("capture", path=None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,7 +11,7 @@ from . import state as twin_state
 WORLD_ACTIONS = ("press", "release", "hold", "environment", "orientation", "shake", "tap", "mic_play",
                  "mic_stop", "speaker_record", "speaker_stop", "display", "battery", "led", "world",
                  "audio_speed")
-ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "bootloader", "erase_flash",
+ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "capture", "bootloader", "erase_flash",
            "stop") + WORLD_ACTIONS
 
 

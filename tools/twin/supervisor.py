@@ -81,9 +81,11 @@ class Faults:
 class Wire:
     """One direction of the USB link: applies faults and paces delivery."""
 
-    def __init__(self, loop, deliver, seed):
+    def __init__(self, loop, deliver, seed, label=""):
         self.loop = loop
         self.deliver = deliver  # callable(bytes) that writes to the far side
+        self.label = label  # in the capture: "<" to the host, ">" to the board
+        self.capture = None  # a file every byte sent is logged to, as sent by the sender
         self.faults = Faults()
         self.rng = random.Random(seed)
         self.queue = []  # (due time, bytes) when faults pace the traffic
@@ -95,6 +97,8 @@ class Wire:
 
     def send(self, data):
         self.bytes += len(data)
+        if self.capture is not None:
+            self.capture.write(b"%.6f %s %s\n" % (time.time(), self.label.encode(), repr(data)[2:-1].encode()))
         f = self.faults
         if not f.active and not self.queue:
             self.deliver(data)
@@ -190,6 +194,7 @@ class Supervisor:
             "faults": self.cmd_faults,
             "bootloader": self.cmd_bootloader,
             "erase_flash": self.cmd_erase_flash,
+            "capture": self.cmd_capture,
             "stop": self.cmd_stop,
         }
         for name in WORLD_COMMANDS:
@@ -208,8 +213,8 @@ class Supervisor:
     async def run(self, ready):
         self.loop = asyncio.get_running_loop()
         self.stopped = self.loop.create_future()
-        self.to_vm = Wire(self.loop, self._write_vm, self._seed)
-        self.to_host = Wire(self.loop, self._write_host, self._seed + 1)
+        self.to_vm = Wire(self.loop, self._write_vm, self._seed, ">")
+        self.to_host = Wire(self.loop, self._write_host, self._seed + 1, "<")
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(sig, self.stop)
         server = await asyncio.start_unix_server(self._serve_control, path=str(self.state.control))
@@ -822,6 +827,16 @@ class Supervisor:
         self.erase_flash()
         self.hard_reset("power")
         return "flash erased"
+
+    def cmd_capture(self, path=None):
+        """Log the serial traffic of both directions to `path` (None stops):
+        one line per chunk, time, '>' to the board or '<' to the host, bytes escaped."""
+        old = self.to_vm.capture
+        if old is not None:
+            old.close()
+        f = open(path, "ab", buffering=0) if path else None
+        self.to_vm.capture = self.to_host.capture = f
+        return {"capturing": path}
 
     def cmd_stop(self):
         self.loop.call_soon(self.stop)

@@ -112,44 +112,20 @@ def _bce(logits, labels, weight):
     return loss, (w * (p - y) / n).astype(np.float32)
 
 
-def _max_bce(logits, mask, target):
-    """Max-pooling loss: BCE of the highest logit inside mask, per row; gradient
-    only at that frame. Rows without any masked frame are skipped."""
-    has = mask.any(axis=1)
-    z = np.where(mask, logits, -np.inf)
-    idx = np.argmax(z, axis=1)
-    top = logits[np.arange(len(logits)), idx]
-    p = 1.0 / (1.0 + np.exp(-np.clip(top, -30, 30)))
-    n = max(int(has.sum()), 1)
-    loss = -(has * (target * np.log(p + 1e-7) + (1 - target) * np.log(1 - p + 1e-7))).sum() / n
-    g = np.zeros_like(logits)
-    g[np.arange(len(logits)), idx] = has * (p - target) / n
-    return loss, g
-
-
 def _grads(params, rng, data, neg, q, parts):
-    """Loss and gradients on 1/parts of a batch (a batch is split over processes).
-
-    Positives: the best frame 40-300 ms after the phrase must fire (max-pooling
-    loss), frames well before the end must not. Negatives (confusables, other
-    speech, noise): every frame must not, with extra weight on each window's
-    highest frame, where false accepts come from."""
-    n_pos = 96 // parts
-    xp, yp, xn = _batch(rng, data, neg, n_pos, 48 // parts, 48 // parts)
+    """Loss and gradients on 1/parts of a batch (a batch is split over processes)."""
+    xp, yp, xn = _batch(rng, data, neg, 96 // parts, 48 // parts, 32 // parts)
     lp, cp = net.forward(params, xp, q)
     ln, cn = net.forward(params, xn, q)
-    pos_rows = np.arange(len(yp)) < n_pos
-    l1, g1 = _max_bce(lp, (yp == 1) & pos_rows[:, None], 1.0)
-    l2, g2 = _bce(lp, np.where(yp == 0, 0, -1).astype(np.int8), np.ones(lp.shape, np.float32))
-    l3, g3 = _max_bce(lp, (yp == 0) & ~pos_rows[:, None], 0.0)
+    wpos = np.where(yp == 1, 2.0, 1.0).astype(np.float32)
+    loss_p, gp = _bce(lp, yp, wpos)
+    # negatives: the hardest frames matter for false accepts per hour
     yn = np.zeros(ln.shape, np.int8)
-    l4, g4 = _bce(ln, yn, np.ones(ln.shape, np.float32))
-    l5, g5 = _max_bce(ln, np.ones(ln.shape, bool), 0.0)
-    gp = g1 + g2 + 2.0 * g3
-    gn = g4 + 2.0 * g5
-    gp_all = net.backward(params, cp, gp.astype(np.float32), q)
-    gn_all = net.backward(params, cn, gn.astype(np.float32), q)
-    return l1 + l2 + 2 * l3 + l4 + 2 * l5, {k: gp_all[k] + gn_all[k] for k in params}
+    wn = (1.0 + 4.0 / (1.0 + np.exp(-ln))).astype(np.float32)
+    loss_n, gn = _bce(ln, yn, wn)
+    gp_all = net.backward(params, cp, gp, q)
+    gn_all = net.backward(params, cn, gn, q)
+    return loss_p + loss_n, {k: gp_all[k] + gn_all[k] for k in params}
 
 
 def _worker(conn, data, neg):

@@ -140,14 +140,19 @@ pcm = array('h', bytes(2 * 3200))
 for i in range(len(pcm)):
     pcm[i] = ((i * 7919) % 4001) - 2000
 det.feed(pcm)  # warm up every path once
-gc.collect()
-gc.disable()
-a0 = gc.mem_alloc()
-for _ in range(20):
-    det.feed(pcm)
-a1 = gc.mem_alloc()
-gc.enable()
-print(ram, a1 - a0, det.frames)
+
+def stream(det, pcm):  # locals only: a new global name would grow the module's dict
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    for _ in range(20):
+        det.feed(pcm)
+    a1 = gc.mem_alloc()
+    gc.enable()
+    return a1 - a0
+
+per_run = stream(det, pcm)
+print(ram, per_run, det.frames)
 """
 
 

@@ -9,6 +9,7 @@ the expected tool ran with the expected arguments.
     .venv/bin/python bench/agent.py                 # held-out voices, all requests
     .venv/bin/python bench/agent.py --limit 10      # a quick look
     .venv/bin/python bench/agent.py --tune          # pick the commands/dictation bias on the tuning voices
+    .venv/bin/python bench/agent.py --fresh         # second held-out set: other phrasings, other voices
 
 Latency is measured on the host: from the last audio chunk (end of speech) to
 the first reply text handed to the screen. The twin adds the link on top.
@@ -37,11 +38,16 @@ from pocket_agent.host.speech import sphinx  # noqa: E402
 from pocket_agent.host.speech.audio import mic_noise, silence  # noqa: E402
 from pocket_agent.host.speech.tts import EspeakTTS  # noqa: E402
 
-# Voices: the bias and every setting were chosen on TUNING_VOICES only.
-TUNING_VOICES = ["en-us+m3", "en+f2"]
+# Voices: every setting was chosen on TUNING_VOICES only (no accent/variant pair of the
+# held-out voices). FRESH_VOICES are a second held-out set, declared before the
+# understanding step was reworked and never used to choose anything (--fresh).
+TUNING_VOICES = ["en-us+m3", "en+f2", "en-gb-scotland+m4", "en-us-nyc+f1", "en-gb-x-gbclan+f5", "en-us+m7"]
 HELD_OUT_VOICES = ["en-us+m1", "en-us+f4", "en-gb+m6", "en-gb-x-rp+f3", "en-029+m2"]
+FRESH_VOICES = ["en-gb-x-gbcwmd+m5", "en-gb-x-gbcwmd+f1", "en-us-nyc+m8"]
 WORDS_PER_MINUTE = {"en-us+m1": 160, "en-us+f4": 150, "en-gb+m6": 165, "en-gb-x-rp+f3": 155, "en-029+m2": 150,
-                    "en-us+m3": 160, "en+f2": 155}
+                    "en-us+m3": 160, "en+f2": 155, "en-gb-scotland+m4": 160, "en-us-nyc+f1": 155,
+                    "en-gb-x-gbclan+f5": 150, "en-us+m7": 165, "en-gb-x-gbcwmd+m5": 160, "en-gb-x-gbcwmd+f1": 155,
+                    "en-us-nyc+m8": 160}
 MIC_NOISE_DBFS = -60.0  # a MEMS microphone's noise floor relative to full scale: "clean speech"
 CHUNK_BYTES = 3200  # 100 ms at 16 kHz
 
@@ -126,6 +132,55 @@ UNSEEN_TEXT = [
 # Not requests: the agent must not act on them.
 NOT_REQUESTS = ["tell me a joke about penguins", "the quick brown fox jumps over the lazy dog",
                 "i wonder what the weather will be like tomorrow", "my favourite colour is blue"]
+# --fresh: the same kinds of request in other words and with other values, for FRESH_VOICES.
+FRESH_REQUESTS = [
+    ("what's the time", "get_time", {}),
+    ("what day is it today", "get_time", {}),
+    ("start a timer for forty five seconds", "set_timer", {"seconds": _eq(45)}),
+    ("set a twenty minute timer", "set_timer", {"seconds": _eq(1200)}),
+    ("timer for three hours", "set_timer", {"seconds": _eq(10800)}),
+    ("set a timer for an hour and a half", "set_timer", {"seconds": _eq(5400)}),
+    ("show my timers", "list_timers", {"kind": _eq("timer")}),
+    ("stop all timers", "cancel_timers", {"kind": _eq("timer")}),
+    ("set an alarm for seven a.m.", "set_alarm", {"hour": _eq(7), "minute": _eq(0)}),
+    ("wake me up at half past six", "set_alarm", {"hour": lambda h: h in (6, 18), "minute": _eq(30)}),
+    ("delete my alarms", "cancel_timers", {"kind": _eq("alarm")}),
+    ("remind me to feed the cat in twenty minutes", "add_reminder",
+     {"text": _text("feed the cat"), "seconds": _eq(1200)}),
+    ("remind me in two hours to take out the trash", "add_reminder",
+     {"text": _text("take out the trash"), "seconds": _eq(7200)}),
+    ("list my reminders", "list_reminders", {}),
+    ("take a note pick up the kids at four", "add_note", {"text": _text("pick up the kids at four")}),
+    ("remember that the meeting moved to tuesday", "add_note", {"text": _text("the meeting moved to tuesday")}),
+    ("show me my notes", "list_notes", {}),
+    ("read the first note", "read_note", {"which": _eq("first")}),
+    ("delete the last note", "delete_note", {"which": _eq("last")}),
+    ("put apples on the shopping list", "add_shopping_item", {"item": _text("apples")}),
+    ("add butter to the list", "add_shopping_item", {"item": _text("butter")}),
+    ("take bread off the shopping list", "remove_shopping_item", {"item": _text("bread")}),
+    ("read me the shopping list", "list_shopping", {}),
+    ("is the air stuffy", "check_air", {}),
+    ("how warm is it in here", "read_sensors", {}),
+    ("what is the humidity", "read_sensors", {}),
+    ("how much battery is left", "read_sensors", {}),
+    ("what is nine plus six", "calculate", {"expression": _value(15)}),
+    ("what is fifty divided by five", "calculate", {"expression": _value(10)}),
+    ("convert ten kilometers to miles", "convert_units",
+     {"amount": _eq(10), "source": _unit("kilometers"), "target": _unit("miles")}),
+    ("how many feet in two meters", "convert_units",
+     {"amount": _eq(2), "source": _unit("meters"), "target": _unit("feet")}),
+    ("set the volume to sixty percent", "change_setting", {"name": _eq("volume"), "value": _eq(60)}),
+    ("make the screen brighter", "change_setting", {"name": _eq("brightness")}),
+    ("turn on do not disturb", "change_setting", {"name": _eq("dnd"), "value": _eq(True)}),
+    ("send a message to mom saying i will be late", "send_message",
+     {"recipient": _text("mom"), "body": _text("i will be late")}),
+    ("text dad saying see you at six", "send_message", {"recipient": _text("dad"), "body": _text("see you at six")}),
+    ("order dog food", "place_order", {"item": _text("dog food")}),
+    ("buy a new charger", "place_order", {"item": _text("a new charger")}),
+    ("what board is this", "device_info", {}),
+]
+FRESH_NOT_REQUESTS = ["the train leaves at nine in the morning", "could you sing me a song",
+                      "my sister lives in canada", "what a lovely day it is outside"]
 # For --tune only (never part of the figures): other non-requests.
 TUNING_NOT_REQUESTS = ["who won the football game last night", "please explain how rainbows are made",
                        "i think we should paint the house green", "can you recommend a good book"]
@@ -203,9 +258,13 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def evaluate(engine, voices, limit=None):
-    cases = [("request", *r) for r in REQUESTS[:limit]] + [("unseen", *r) for r in UNSEEN_TEXT[:limit]]
-    cases += [("not_request", t, None, None) for t in NOT_REQUESTS[:limit]]
+def evaluate(engine, voices, limit=None, fresh=False):
+    if fresh:
+        cases = [("request", *r) for r in FRESH_REQUESTS[:limit]]
+        cases += [("not_request", t, None, None) for t in FRESH_NOT_REQUESTS[:limit]]
+    else:
+        cases = [("request", *r) for r in REQUESTS[:limit]] + [("unseen", *r) for r in UNSEEN_TEXT[:limit]]
+        cases += [("not_request", t, None, None) for t in NOT_REQUESTS[:limit]]
     stats = {k: {"errors": 0, "words": 0, "done": 0, "n": 0} for k in ("request", "unseen", "not_request")}
     per_voice = {v: {"done": 0, "n": 0, "errors": 0, "words": 0} for v in voices}
     latencies, rtf, failures = [], [], []
@@ -263,7 +322,9 @@ def tune(engine, limit):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--voices", nargs="*", default=HELD_OUT_VOICES)
+    parser.add_argument("--voices", nargs="*", default=None, help="default: the held-out voices")
+    parser.add_argument("--fresh", action="store_true",
+                        help="the second held-out set: FRESH_REQUESTS in FRESH_VOICES")
     parser.add_argument("--limit", type=int, default=None, help="first N requests of each kind")
     parser.add_argument("--tune", action="store_true", help="sweep the bias on the tuning voices")
     parser.add_argument("--show-failures", action="store_true")
@@ -274,9 +335,11 @@ def main(argv=None):
     if args.tune:
         tune(engine, args.limit)
         return 0
+    if args.voices is None:
+        args.voices = FRESH_VOICES if args.fresh else HELD_OUT_VOICES
     if set(args.voices) & set(TUNING_VOICES):
         print("warning: some voices were used for tuning; the figures are not held-out", file=sys.stderr)
-    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit)
+    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh)
     print(f"pocketsphinx engine load: {load_s:.1f} s (includes building the commands model when not cached)")
     print(f"held-out voices: {', '.join(args.voices)}; mic noise floor {MIC_NOISE_DBFS:.0f} dBFS; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

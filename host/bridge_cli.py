@@ -52,6 +52,12 @@ def _run_options(p):
     p.add_argument("--socket", help="control socket path")
     p.add_argument("--state-db", help="SQLite file for state that must survive disconnects")
     p.add_argument("--log-dir", help="directory for the per-board logs")
+    p.add_argument("--agent", choices=["offline", "llm", "none"],
+                   help="what answers the boards: the offline agent (default), the LLM agent "
+                        "(POCKET_LLM_*; falls back to offline), or none (the bridge alone)")
+    p.add_argument("--agent-state", metavar="FILE", help="the agents' SQLite file (notes, timers, action log)")
+    p.add_argument("--no-speech", action="store_true", help="show answers on the screen only, do not speak them")
+    p.add_argument("--voice", help="espeak-ng voice of the answers (default en-us)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -62,30 +68,42 @@ def _settings(args, **extra):
         over["ports"] = args.port
     if getattr(args, "no_scan", False):
         over["scan"] = False
-    for name in ("socket", "state_db", "log_dir"):
+    for name in ("socket", "state_db", "log_dir", "agent", "agent_state", "voice"):
         if getattr(args, name, None):
             over["control_socket" if name == "socket" else name] = getattr(args, name)
+    if getattr(args, "no_speech", False):
+        over["speak"] = False
     return settings_mod.load(getattr(args, "config", None), **over)
 
 
+def pipeline_settings(settings):
+    """What answers the boards, from the bridge's settings (None: the bridge alone)."""
+    from pathlib import Path
+
+    from .pipeline import PipelineSettings
+    if settings.agent == "none":
+        return None
+    state = Path(os.path.expanduser(settings.agent_state)) if settings.agent_state else None
+    return PipelineSettings(agent=settings.agent, state=state, speak=settings.speak, voice=settings.voice)
+
+
 def run_cmd(args):
-    from .bridge import bridge
+    from .pipeline import serve
     settings = _settings(args)
+    answers = pipeline_settings(settings)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    async def main():
-        b = bridge.Bridge(settings)
+    def ready(b, pipeline):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(b.stop()))
-        await b.start()
         logging.getLogger("pocket.bridge").info(
-            "bridge running (pid %d): %d configured port(s), USB scan %s, control socket %s",
-            os.getpid(), len(settings.ports), "on" if settings.scan else "off", settings.control_socket)
-        await b.stopped.wait()
+            "bridge running (pid %d): %d configured port(s), USB scan %s, control socket %s, agent %s",
+            os.getpid(), len(settings.ports), "on" if settings.scan else "off", settings.control_socket,
+            settings.agent if pipeline else "none")
 
-    asyncio.run(main())
+    asyncio.run(serve(settings, answers, ready=ready))
     return 0
 
 

@@ -228,8 +228,8 @@ class Bridge:
             await say({"ok": True, "subscribed": board or "*"})
             while True:
                 event = await q.get()
-                if board and event["board"] != board:
-                    continue
+                if board and event["board"] != board or event["kind"] == "audio_chunk":
+                    continue  # the utterance comes whole, as `audio`
                 data = dict(event["data"])
                 if "pcm" in data:
                     data["pcm_bytes"] = len(data.pop("pcm"))

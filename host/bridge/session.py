@@ -217,7 +217,8 @@ class BoardSession:
         f["signature"] = f["signature"].hex()
         if self.store.remove(self.name, "confirm", f["cid"]) or f["cid"] in self.confirm_waiters:
             waiter = self.confirm_waiters.pop(f["cid"], None)
-            if waiter and not waiter.done():
+            f["late"] = not waiter or waiter.done()  # nobody waits for it any more: nothing will run
+            if not f["late"]:
                 waiter.set_result(f)
             else:
                 self.store.add_event(self.name, "confirm_result", f)
@@ -255,6 +256,8 @@ class BoardSession:
         s["state"][1] = b[link.AUDIO_STEP_INDEX]
         adpcm.decode(s["state"], b, link.AUDIO_DATA, out, n)
         s["pcm"] += out
+        # as it arrives, so a recogniser decodes while the user speaks
+        self.publish(self.name, "audio_chunk", {"stream": b[link.AUDIO_STREAM], "pcm": bytes(out)})
 
     def _on_audio_end(self, f):
         s = self.streams.pop(f["stream"], None)

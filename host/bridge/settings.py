@@ -56,6 +56,11 @@ class BridgeSettings:
     state_db: Path = field(default_factory=lambda: _state_home() / "bridge.sqlite")
     log_dir: Path = field(default_factory=lambda: _state_home() / "bridge-logs")
     control_socket: Path = field(default_factory=lambda: _runtime_dir() / "bridge.sock")
+    # the pipeline (host/pipeline): what answers the boards
+    agent: str = "offline"  # offline | llm | none (the bridge alone)
+    agent_state: str = ""  # the agents' SQLite file (empty: ~/.local/share/pocket-agent/agent.sqlite3)
+    speak: bool = True  # answers also go to the board's speaker
+    voice: str = "en-us"  # espeak-ng voice of the answers
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(BridgeSettings)}
@@ -80,6 +85,10 @@ def _coerce(name, value):
             return {str(k).strip(): str(v).strip() for k, v in value.items()}
         if isinstance(default, Path):
             return Path(os.path.expanduser(str(value)))
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value.strip()
         if isinstance(default, float):
             v = float(value)
         else:

@@ -11,6 +11,7 @@ MicroPython has hashlib.sha256 but no hmac module, hence hmac_sha256 below.
 """
 
 import hashlib
+import os
 import json
 
 try:
@@ -103,5 +104,8 @@ def load_key(path):
 def save_key(path, key):
     if len(key) < MIN_KEY_BYTES:
         raise ValueError("approval: pairing key too short")
-    with open(path, "wb") as f:
+    # A power cut while pairing must leave the old key or the new, not half of one.
+    tmp = path + ".new"
+    with open(tmp, "wb") as f:
         f.write(key)
+    os.rename(tmp, path)

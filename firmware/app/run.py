@@ -16,9 +16,11 @@ from .clock import Clock, Timers
 from .power import Power
 from .text import printable, wrap
 from .ui import Painter, View
+from settings import Settings
 
 FIRMWARE = "pocket-fw 0.1.0"
 KEY_FILE = "/approval.key"
+SETTINGS_FILE = "/settings.json"
 _BUSY = (S.LISTENING, S.THINKING, S.RESPONDING, S.CONFIRM)
 
 
@@ -32,7 +34,8 @@ class Link:
 
 
 class App:
-    def __init__(self, board, parts, lnk, detector=None, now=None, key_file=KEY_FILE):
+    def __init__(self, board, parts, lnk, detector=None, now=None, key_file=KEY_FILE,
+                 settings_file=SETTINGS_FILE):
         now = time.ticks_ms() if now is None else now
         self.board = board
         self.parts = parts
@@ -83,6 +86,8 @@ class App:
         self.pending = []  # log lines for the host, sent at link up
         self.backlog = []  # (type, values) that found the outbox full
         self._load_key()
+        self.settings = Settings(settings_file)
+        self._apply_settings(self.settings.load(), now)
 
     # -- helpers the tools use
 
@@ -183,6 +188,21 @@ class App:
         except OSError as e:
             self.log(3, str(e))
             return 2, []
+
+    # -- settings, kept on the board's flash
+
+    def _apply_settings(self, values, now):
+        if self.settings.problem:
+            self.pending.append(self.settings.problem)
+        self.power.set_brightness(values["brightness"], now)
+        amp = self.parts.get("amp")
+        if amp:
+            amp.set_volume(values["volume"])
+        self.dnd = values["dnd"]
+
+    def change_setting(self, key, value, now):
+        self.settings.set(key, value)
+        self._apply_settings(self.settings.values, now)
 
     # -- confirmation
 
@@ -452,7 +472,7 @@ def main(board, parts, wdt=None, detector=None, boot_id=0, faults=(), heap_base=
     error = None
     while True:
         app = App(board, parts, lnk, detector)
-        app.pending = list(faults)  # told to the host once the link is up
+        app.pending += ["part failed: " + f for f in faults]  # told to the host once the link is up
         app.heap_base = heap_base
         if error:
             app.flow.fail(error, time.ticks_ms())

@@ -30,7 +30,7 @@ def dispatch(app, ev, now):
     ep = app.ep
     if ev == linkio.LINK_UP:
         for text in app.pending:
-            app.log(3, "part failed: " + text)
+            app.log(3, text)
         app.pending = []
         app.event(S.LINK_UP, now)
         return
@@ -136,11 +136,12 @@ def sound(app, v, now):
 def setting_set(app, v, now):
     setting, value = v
     if setting == 0:
-        app.power.set_brightness(value, now)
+        app.change_setting("brightness", value, now)
     elif setting == 1:
-        _need(app.parts.get("amp"), "speaker").set_volume(value)
+        _need(app.parts.get("amp"), "speaker")
+        app.change_setting("volume", value, now)
     elif setting == 2:
-        app.dnd = bool(value)
+        app.change_setting("dnd", bool(value), now)
     else:
         raise BadRequest(E_PAYLOAD, "no setting %d" % setting)
 

@@ -255,7 +255,7 @@ dets = {}
 for name, model in (("good", "%s"), ("bad", "%s"), ("missing", "/nowhere/hey.pwm")):
     dets[name] = main.wake_word({"wakeword": {"model": model, "threshold": 0.7}}, said.append)
 det = dets["good"]
-app2 = run.App(app.board, app.parts, app.link, det, now[0])
+app2 = run.App(app.board, app.parts, app.link, det, now[0], app.key_file, app.settings.path)
 app2.event(S.READY, now[0])
 app2.event(S.LINK_UP, now[0])
 fed = 0

@@ -125,7 +125,8 @@ class Loop:
         return [v for (e, v) in self.got if e == t]
 
 
-def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.key", amp=True):
+def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.key", amp=True,
+             settings_file="/tmp/pocket-test-settings.json"):
     """An App on the stand-ins, with the real mic and amp drivers."""
     from app import run
     from drivers.inmp441 import INMP441
@@ -144,7 +145,11 @@ def make_app(board=None, loud=True, now=0, key_file="/tmp/pocket-test-approval.k
         os.remove(key_file)  # each test app starts unpaired
     except OSError:
         pass
-    app = run.App(board, parts, lnk, None, now, key_file)
+    try:
+        os.remove(settings_file)  # and with the default settings
+    except OSError:
+        pass
+    app = run.App(board, parts, lnk, None, now, key_file, settings_file)
     from app import states
     app.event(states.READY, now)
     return app, loop

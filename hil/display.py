@@ -47,6 +47,14 @@ class Line:
     style: str  # "text", "inverted" (a title bar) or "big" (2x)
 
 
+STATUS_BAR = 10  # rows at the top: link, clock, battery
+
+
+def words(text):
+    """Lower-case words and numbers, in reading order."""
+    return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower())
+
+
 @dataclass
 class Screen:
     lines: list
@@ -55,14 +63,18 @@ class Screen:
     def text(self):
         return "\n".join(line.text for line in self.lines)
 
-    def words(self):
-        """Lower-case words and numbers, in reading order."""
-        return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", self.text.lower())
+    @property
+    def body(self):
+        """The text below the status bar."""
+        return "\n".join(line.text for line in self.lines if line.y >= STATUS_BAR)
 
-    def shows(self, phrase):
-        """Does the screen show these words in this order (line breaks and punctuation aside)?"""
-        want = re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", phrase.lower())
-        have = self.words()
+    def words(self, body=False):
+        return words(self.body if body else self.text)
+
+    def shows(self, phrase, body=False):
+        """Does the screen (or only its body) show these words in this order, line breaks and
+        punctuation aside?"""
+        want, have = words(phrase), self.words(body)
         return any(have[i:i + len(want)] == want for i in range(len(have) - len(want) + 1)) if want else True
 
 

@@ -7,6 +7,7 @@ Requests arrive on stdin as length-prefixed pickles (op, args); `load` and
 import pickle
 import struct
 import sys
+import time
 
 from .wake import command_sentences, strip_wake
 
@@ -53,7 +54,10 @@ class _Worker:
             raise RuntimeError(error)
         if stream is None or stream.done:
             return None, self.engine.channel_state()
-        return stream.finish(), self.engine.channel_state()
+        t0 = time.perf_counter()
+        transcript = stream.finish()
+        transcript.details["finish_ms"] = round((time.perf_counter() - t0) * 1000)
+        return transcript, self.engine.channel_state()
 
 
 def main():

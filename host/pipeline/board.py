@@ -126,7 +126,7 @@ class BoardPipeline:
         request = strip_wake(transcript.text, self.pipeline.settings.wake_phrase)
         self.report("heard", text=transcript.text, request=request, confidence=round(transcript.confidence, 2),
                     source=transcript.source or "nothing", audio_s=round(len(pcm) / 32000, 2),
-                    lost_chunks=data.get("lost_chunks", 0))
+                    lost_chunks=data.get("lost_chunks", 0), finish_ms=transcript.details.get("finish_ms"))
         try:
             reply = await self.session.hear(dataclasses.replace(transcript, text=request), speak=False)
         except DeviceError as exc:
@@ -137,7 +137,8 @@ class BoardPipeline:
             self.report("error", text=f"{type(exc).__name__}: {exc}")
             await self._show(FAILED)
             return
-        self.report("reply", text=reply.text, intent=reply.intent, ok=reply.ok, tools=reply.tools)
+        self.report("reply", text=reply.text, speech=reply.speech, intent=reply.intent, ok=reply.ok,
+                    tools=reply.tools)
         if self.pipeline.tts is not None and reply.speech:
             self.speaking = self._spawn(self._speak(reply.speech))
 

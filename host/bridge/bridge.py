@@ -4,6 +4,7 @@ board events fanned out to subscribers with bounded queues."""
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -19,6 +20,9 @@ from .store import BridgeStore
 
 log = logging.getLogger("pocket.bridge")
 SUBSCRIBER_QUEUE = 256  # events a slow subscriber may fall behind before the oldest are dropped
+# the Device calls other processes may make through the control socket (not play_audio: raw PCM)
+DEVICE_CALLS = {"read_sensors", "show_text", "notify", "play_tone", "set_led", "set_timer", "cancel_timer",
+                "set_setting", "confirm", "pair", "device_info", "set_note", "delete_note"}
 
 
 class Bridge:
@@ -193,6 +197,8 @@ class Bridge:
                         await say(await self._send(req))
                     elif cmd == "events":
                         await self._stream_events(say, req.get("board"))
+                    elif cmd == "device":
+                        await say(await self._device_call(req))
                     else:
                         await say({"ok": False, "error": f"unknown cmd {cmd!r}"})
                 except (PocketError, DeviceGone, ValueError, KeyError, asyncio.TimeoutError) as exc:
@@ -223,6 +229,20 @@ class Bridge:
             await s.delivered(ticket, self.settings.request_timeout_s)
         return {"ok": True}
 
+    async def _device_call(self, req):
+        """A call of the agents' Device interface on a board, for tools in other processes
+        (`pocket mcp`): {"board", "method", "args": {...}}; bytes travel as {"$hex": "..."}."""
+        method = req.get("method")
+        if method not in DEVICE_CALLS:
+            raise ValueError(f"no device call {method!r}; calls: {', '.join(sorted(DEVICE_CALLS))}")
+        args = {k: from_json(v) for k, v in (req.get("args") or {}).items()}
+        call = getattr(self.device(req["board"]), method)
+        try:
+            inspect.signature(call).bind(**args)
+        except TypeError as exc:
+            raise ValueError(f"{method}: {exc}") from None
+        return {"ok": True, "result": to_json(await call(**args))}
+
     async def _stream_events(self, say, board):
         with self.subscribe() as q:
             await say({"ok": True, "subscribed": board or "*"})
@@ -234,6 +254,27 @@ class Bridge:
                 if "pcm" in data:
                     data["pcm_bytes"] = len(data.pop("pcm"))
                 await say({"ok": True, **event, "data": data})
+
+
+def to_json(value):
+    """Device results for the control socket: bytes as {"$hex": ...}."""
+    if isinstance(value, (bytes, bytearray)):
+        return {"$hex": bytes(value).hex()}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value):
+    if isinstance(value, dict):
+        if set(value) == {"$hex"}:
+            return bytes.fromhex(value["$hex"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
 
 
 def _plain(obj):

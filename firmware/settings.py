@@ -5,7 +5,7 @@
 import json
 import os
 
-DEFAULTS = {"brightness": 100, "volume": 80, "dnd": False}
+DEFAULTS = {"brightness": 100, "volume": 60, "dnd": False}  # as the drivers start
 
 
 def replace_file(path, data):

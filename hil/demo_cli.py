@@ -9,6 +9,7 @@ are saved; a summary closes it.
 """
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,18 @@ class Report:
 
     def check(self, what, ok, detail=""):
         self.checks.append(Check(what, bool(ok), detail))
-        print(f"    {'ok' if ok else 'NOT OK'}: {what}" + (f" ({detail})" if detail else ""), flush=True)
+        out(f"    {'ok' if ok else 'NOT OK'}: {what}" + (f" ({detail})" if detail else ""))
         return ok
+
+
+_PRINT = threading.Lock()
+
+
+def out(line):
+    """One whole line: the pipeline's steps are printed from the bridge's thread."""
+    with _PRINT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 class Demo:
@@ -66,14 +77,14 @@ class Demo:
         self.stage = None
 
     def say(self, text):
-        print(f"[{time.monotonic() - self.t0:5.1f} s] {text}", flush=True)
+        out(f"[{time.monotonic() - self.t0:5.1f} s] {text}")
 
     def on_step(self, event):
         from pocket_agent.host.pipeline import describe
 
-        if event["step"] in ("listening", "paired"):
+        if event["step"] in ("listening", "paired", "ready"):
             return
-        print(f"[{time.monotonic() - self.t0:5.1f} s]    board {event['board']}: {describe(event)}", flush=True)
+        out(f"[{time.monotonic() - self.t0:5.1f} s]    board {event['board']}: {describe(event)}")
 
     def snapshot(self, name):
         path = self.stage.snapshot(self.out / f"{len(self.report.snapshots) + 1}-{name}.png", scale=4)
@@ -167,12 +178,14 @@ class Demo:
     def summary(self):
         r = self.report
         print("\nSummary")
-        print(f"  {'request':<30} {'mode':<12} {'heard':<40} {'tools':<28} screen after")
-        for name, turn in r.turns:
-            tools = ", ".join(f"{e['name']}:{e['status']}" for e in turn.steps if e["step"] == "tool_done") or "-"
-            mode = "wake word" if turn.utterance.mode == "wake word" else "push-to-talk"
-            print(f"  {turn.utterance.text:<30} {mode:<12} {(turn.heard or '')[:40]:<40} {tools[:28]:<28} "
-                  f"{turn.screen_ms} ms")
+        print(f"  {'you said':<30} {'how':<13} {'it heard':<30} {'tools run':<22} {'speech end -> screen':>20}")
+        ends = [turn.start for _, turn in r.turns[1:]] + [len(self.stage.steps)]
+        for (name, turn), end in zip(r.turns, ends):
+            steps = self.stage.steps[turn.start:end]
+            tools = ", ".join(f"{e['name']} ({e['status']})" for e in steps if e["step"] == "tool_done") or "-"
+            how = "wake word" if turn.utterance.mode == "wake word" else "push-to-talk"
+            print(f"  {turn.utterance.text:<30} {how:<13} {turn.heard or '(nothing)':<30} {tools:<22} "
+                  f"{turn.screen_ms:>17} ms")
         orders = [o for o in self.outbox if o["kind"] == "order"]
         r.check("the outbox holds the order", any("coffee" in o["body"] for o in orders),
                 "; ".join(f"{o['kind']} {o['body']!r} {o['status']}" for o in self.outbox) or "empty")

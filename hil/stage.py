@@ -49,6 +49,7 @@ class Turn:
     screen_at: float  # time.time() when the screen first showed the answer (or the confirmation)
     screen: object  # display.Screen at that moment
     rows: list  # its pixels
+    start: int = 0  # where its steps begin in Stage.steps
 
     def step(self, name):
         return next((e for e in self.steps if e["step"] == name), None)
@@ -321,7 +322,7 @@ class Stage:
         if seen is None:
             t, s = self.wait_screen(want, timeout=3, body=True)
             seen = (t, s, self.pixels())
-        return Turn(u, self.steps_since(self._said), *seen)
+        return Turn(u, self.steps_since(self._said), *seen, start=self._said)
 
     @staticmethod
     def _first_showing(frames, phrase):

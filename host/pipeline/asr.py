@@ -12,6 +12,7 @@ import collections
 import pickle
 import struct
 import sys
+import time
 
 from pocket_agent.errors import PocketError
 
@@ -29,6 +30,7 @@ class AsrWorker:
         self.queued = []  # requests made before the process was up
         self.fed = 0  # bytes fed to the current utterance
         self.failed = None
+        self.t0 = time.monotonic()
         self.ready = self._call("load", channel, phrase)
         self.started = asyncio.get_running_loop().create_task(self._spawn(), name="asr worker")
 
@@ -49,6 +51,8 @@ class AsrWorker:
                 body = await self.proc.stdout.readexactly(struct.unpack("<I", head)[0])
                 ok, value = pickle.loads(body)
                 fut = self.waiting.popleft()
+                if fut is self.ready:
+                    self._load_s = time.monotonic() - self.t0
                 if not fut.done():
                     fut.set_result(value) if ok else fut.set_exception(PocketError(f"speech recogniser: {value}"))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -80,7 +84,13 @@ class AsrWorker:
         return fut
 
     async def wait_ready(self):
-        return await asyncio.shield(self.ready)
+        """-> seconds the engine took to load, from the worker's start."""
+        await asyncio.shield(self.ready)
+        return self.load_s
+
+    @property
+    def load_s(self):
+        return self._load_s if self.ready.done() else None
 
     def restore(self, channel):
         """What an earlier session learnt about this board's microphone."""

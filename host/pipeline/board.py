@@ -44,6 +44,7 @@ class BoardPipeline:
         elif channel:
             asr.restore(channel)
         self.asr = asr
+        self.announcing = self._spawn(self._announce(asr))
         self.stream = None  # the board's mic stream being decoded
         self.t_end = None  # time.time() when the current turn's utterance ended
         self.turn = None  # the task answering
@@ -119,6 +120,7 @@ class BoardPipeline:
             if self.asr.failed:
                 old, self.asr = self.asr, AsrWorker(self.pipeline.store.setting(self.name, "asr_channel"),
                                                     self.pipeline.settings.wake_phrase)
+                self.announcing = self._spawn(self._announce(self.asr))
                 await old.close()
             return
         self.pipeline.store.set_setting(self.name, "asr_channel", channel)
@@ -163,6 +165,14 @@ class BoardPipeline:
         except DeviceError as exc:
             log.warning("%s: could not show %r: %s", self.name, text, exc.message)
 
+    async def _announce(self, asr):
+        try:
+            seconds = await asr.wait_ready()
+        except PocketError as exc:
+            self.report("error", text=exc.message)
+            return
+        self.report("ready", load_s=round(seconds, 1))
+
     # -- pairing: the board signs approvals with a key only it and the host's key file hold
 
     def pair(self, force=False):
@@ -192,7 +202,8 @@ class BoardPipeline:
             log.error("%s: pipeline task failed: %s", self.name, exc, exc_info=exc)
 
     async def close(self):
-        tasks = [t for t in (self.turn, self.speaking, self.pairing) if t is not None and not t.done()]
+        tasks = [t for t in (self.turn, self.speaking, self.pairing, self.announcing)
+                 if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

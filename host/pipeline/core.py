@@ -135,6 +135,8 @@ def describe(e):
     step = e["step"]
     if step == "listening":
         return "listening"
+    if step == "ready":
+        return f"speech recogniser ready ({e['load_s']:.1f} s to load)"
     if step == "heard":
         said = f'"{e["text"]}"' if e["text"] else "nothing"
         return (f"heard {said} ({e['source']}, confidence {e['confidence']:.2f}, {e['audio_s']:.1f} s of audio"

@@ -128,7 +128,7 @@ class Demo:
         wake = self.stage.pipeline_settings.wake_phrase
         self.say(f'you: "{wake}, {request}"')
         turn = self.stage.converse(request, hands_free=hands_free, until=until)
-        self.report.turns.append((name, turn))
+        self.report.turns.append((request, turn))
         self.say(f"   ({turn.utterance.mode}) end of speech to the answer on the screen: {turn.screen_ms} ms")
         return turn
 
@@ -178,14 +178,13 @@ class Demo:
     def summary(self):
         r = self.report
         print("\nSummary")
-        print(f"  {'you said':<30} {'how':<13} {'it heard':<30} {'tools run':<22} {'speech end -> screen':>20}")
         ends = [turn.start for _, turn in r.turns[1:]] + [len(self.stage.steps)]
-        for (name, turn), end in zip(r.turns, ends):
+        for n, ((request, turn), end) in enumerate(zip(r.turns, ends), 1):
             steps = self.stage.steps[turn.start:end]
-            tools = ", ".join(f"{e['name']} ({e['status']})" for e in steps if e["step"] == "tool_done") or "-"
-            how = "wake word" if turn.utterance.mode == "wake word" else "push-to-talk"
-            print(f"  {turn.utterance.text:<30} {how:<13} {turn.heard or '(nothing)':<30} {tools:<22} "
-                  f"{turn.screen_ms:>17} ms")
+            tools = ", ".join(f"{e['name']} ({e['status']})" for e in steps if e["step"] == "tool_done") or "none"
+            print(f"  {n}. \"{request}\" ({turn.utterance.mode})")
+            print(f"     heard \"{turn.heard or ''}\"; tools: {tools}; "
+                  f"end of speech to the answer on the screen: {turn.screen_ms} ms")
         orders = [o for o in self.outbox if o["kind"] == "order"]
         r.check("the outbox holds the order", any("coffee" in o["body"] for o in orders),
                 "; ".join(f"{o['kind']} {o['body']!r} {o['status']}" for o in self.outbox) or "empty")

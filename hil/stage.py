@@ -344,10 +344,15 @@ class Stage:
                              + self.screen().text)
 
     def press(self, ms=150):
+        """Press and release the button; returns once it is up again (a press made while the
+        last one is still down would be lost in it)."""
         self.world.press("button", ms=ms)
+        time.sleep(ms / 1000 + 0.05)
 
     def hold(self, ms=1500):
+        """A long press (the board's "no")."""
         self.world.hold("button", ms=ms)
+        time.sleep(ms / 1000 + 0.05)
 
     # -- watching the board
 

@@ -28,14 +28,33 @@ TRAIN_VARIANTS = ["", "m1", "m2", "m3", "m5", "m6", "m7", "f1", "f2", "f4", "kla
                   "ed", "edward", "linda", "max", "michel", "paul", "robert", "steph", "travis",
                   "victor", "whisper", "grandma", "grandpa", "iven", "Jacky", "Lee", "quincy", "zac"]
 VALID_VARIANTS = ["m4", "f3", "f5", "klatt4", "john", "Andrea", "shelby", "norbert"]
+# More speakers for the "_x" sets: every other espeak-ng language that reads the
+# phrase with its own rules (accents), every other variant, wider pitch and speed.
+# The validation languages and variants above stay out.
+TRAIN_LANGS_X = ["bg", "bs", "hr", "sk", "sl", "sr", "uk", "el", "tr", "lt", "lv", "et", "is", "nb", "ga",
+                 "cy", "gd", "eo", "id", "ms", "vi", "hi", "bn", "ta", "te", "ml", "kn", "mr", "ur", "ar",
+                 "he", "fa", "sw", "ja", "cmn", "ko", "fr-be", "fr-ch", "ka", "hy", "az", "kk", "mt", "sq",
+                 "mk", "eu", "la", "ia", "ca", "en-gb", "en-us", "en-gb-scotland", "en-us-nyc"]
+TRAIN_VARIANTS_X = ["Alicia", "AnxiousAndy", "Denis", "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Marco",
+                    "Mario", "Michael", "Mike", "Mr serious", "Nguyen", "RicishayMax", "RicishayMax2",
+                    "Storm", "Tweaky", "anika", "announcer", "antonio", "aunty", "boris", "edward2", "fast",
+                    "gustave", "iven2", "iven3", "iven4", "kaukovalta", "klatt5", "klatt6", "m8", "marcelo",
+                    "miguel", "pablo", "pedro", "rob", "sandro", "steph2", "steph3", "whisperf", "robosoft3"]
 
 COUNTS = {  # clips per set; speech counts are engine calls of a few sentences each
     "pos_espeak": (2400, 300), "conf_espeak": (1600, 240), "speech_espeak": (150, 16),
     "speech_festival": (45, 8),
+    "pos_espeak_x": 2400, "conf_espeak_x": 1600, "speech_espeak_x": 100,
 }
-TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid"]
+TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid",
+                  "pos_train_x", "conf_train_x", "speech_train_x"]
+X_PARTS = ["pos_train_x", "conf_train_x", "speech_train_x"]
 EVAL_STRETCH = [0.8, 0.9, 1.0, 1.1, 1.25]
 EVAL_F0 = [None, 95, 140]
+# A second, fresh held-out split of positives (declared before any model was
+# scored on it): the same held-out voices, other carriers, speeds and pitches.
+EVAL_B_STRETCH = [0.85, 1.0, 1.18]
+EVAL_B_F0 = [110, 125]
 
 
 def slug(phrase):
@@ -58,13 +77,13 @@ def _espeak_job(job):
         return None
 
 
-def _espeak_set(rng, langs, variants, n, pick_text, workers):
+def _espeak_set(rng, langs, variants, n, pick_text, workers, speeds=(110, 231), pitches=(15, 91)):
     jobs = []
     for _ in range(n):
         lang = langs[rng.integers(len(langs))]
         var = variants[rng.integers(len(variants))]
         voice = lang + ("+" + var if var else "")
-        jobs.append((pick_text(lang), voice, int(rng.integers(110, 231)), int(rng.integers(15, 91))))
+        jobs.append((pick_text(lang), voice, int(rng.integers(*speeds)), int(rng.integers(*pitches))))
     with ThreadPoolExecutor(workers) as ex:
         clips = list(ex.map(_espeak_job, jobs))
     keep = [(c, {"engine": "espeak-ng", "voice": j[1], "text": j[0], "speed": j[2], "pitch": j[3]})
@@ -90,7 +109,8 @@ def _festival_set(voices, items_of, workers):
 _FEST_LANG = {"ked_diphone": "en", "kal_diphone": "en", "cmu_us_slt_arctic_hts": "en",
               "czech_dita": "cs", "czech_krb": "cs", "czech_ph": "cs", "czech_machac": "cs",
               "upc_ca_ona_hts": "ca", "hy_fi_mv_diphone": "fi", "suo_fi_lj_diphone": "fi",
-              "lp_diphone": "it", "pc_diphone": "it", "msu_ru_nsh_clunits": "ru"}
+              "lp_diphone": "it", "pc_diphone": "it", "msu_ru_nsh_clunits": "ru",
+              "hindi_NSK_diphone": "hi", "marathi_NSK_diphone": "hi", "telugu_NSK_diphone": "te"}
 
 
 def _chunks(sents, per):
@@ -138,6 +158,21 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
             return [(". ".join(pool[j] for j in rng.integers(len(pool), size=4)) + ".", 1.0) for _ in range(n // 3 + 1)]
         return items
 
+    wide = dict(speeds=(95, 261), pitches=(0, 100))
+    langs_x, variants_x = TRAIN_LANGS + TRAIN_LANGS_X, TRAIN_VARIANTS + TRAIN_VARIANTS_X
+    x_rng = np.random.default_rng(  # its own stream: the older sets keep their draws
+        int.from_bytes(hashlib.sha256(f"{phrase}/{seed}/x".encode()).digest()[:4], "little"))
+
+    def x_text(pool):
+        return lambda lang: pool[x_rng.integers(len(pool))]
+
+    def native_items(kind):
+        def items(voice):
+            lang = _FEST_LANG[voice]
+            pool = texts.respellings(phrase, lang) if kind == "pos" else texts.native_confusables(phrase, lang)
+            return [(t, s) for t in pool for s in stretches]
+        return items
+
     sets = {
         "pos_train": lambda: _merge(
             _espeak_set(rng, TRAIN_LANGS, TRAIN_VARIANTS, COUNTS["pos_espeak"][0], pos_text, workers),
@@ -157,7 +192,17 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         "speech_valid": lambda: _merge(
             _espeak_set(rng, VALID_LANGS, VALID_VARIANTS, COUNTS["speech_espeak"][1], speech_text(speech_valid), workers),
             _festival_set(synth.FESTIVAL_VALID, fest_items("speech", True), workers)),
+        "pos_train_x": lambda: _merge(
+            _espeak_set(x_rng, langs_x, variants_x, COUNTS["pos_espeak_x"], pos_text, workers, **wide),
+            _festival_set(synth.FESTIVAL_TRAIN_NATIVE, native_items("pos"), workers)),
+        "conf_train_x": lambda: _merge(
+            _espeak_set(x_rng, langs_x, variants_x, COUNTS["conf_espeak_x"], x_text(conf_train), workers, **wide),
+            _festival_set(synth.FESTIVAL_TRAIN_NATIVE, native_items("conf"), workers)),
+        "speech_train_x": lambda: _espeak_set(x_rng, langs_x, variants_x, COUNTS["speech_espeak_x"],
+                                              lambda lang: ". ".join(speech_train[i] for i in x_rng.integers(
+                                                  len(speech_train), size=10)) + ".", workers, **wide),
         "eval_pos": lambda: _eval_positives(phrase, workers),
+        "eval_pos_b": lambda: _eval_positives(phrase, workers, fresh=True),
         "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),
         "eval_speech": lambda: _eval_set([(c, 1.0, f0) for c, f0 in zip(_chunks(eval_speech, 6), [None, 100, 130] * 9999)], workers),
     }
@@ -221,13 +266,17 @@ def _eval_set(items, workers):
     return clips + c2, meta + m2
 
 
-def _eval_positives(phrase, workers):
+def _eval_positives(phrase, workers, fresh=False):
     plain = [phrase, phrase.replace(" ", ", ", 1), phrase + "!", phrase + "."]
+    stretches, f0s = EVAL_STRETCH, EVAL_F0
+    if fresh:
+        plain = [f"okay, {phrase}", phrase + "?", f"um, {phrase}."]
+        stretches, f0s = EVAL_B_STRETCH, EVAL_B_F0
     items = []
     for engine, voice in _eval_voices():
         for t in plain:
-            for s in EVAL_STRETCH:
-                for f0 in (EVAL_F0 if engine == "flite" else [None]):
+            for s in stretches:
+                for f0 in (f0s if engine == "flite" else [None]):
                     items.append((engine, voice, t, s, f0))
     clips, meta = [], []
     flite_items = [i for i in items if i[0] == "flite"]

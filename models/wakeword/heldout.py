@@ -72,6 +72,33 @@ def _speech_streams(d, speech, pool, seed):
     return out
 
 
+def build_fresh(phrase, root, seed=4321):
+    """Split B: fresh held-out positives (corpus.EVAL_B_*), mixed as above with
+    their own draws. False accepts stay those of build()'s speech streams.
+    {'pos': [int16], 'pos_end': [sample], 'pos_snr': [...]}"""
+    d = corpus.cache_dir(phrase, root)
+    path = d / "heldout_b.npz"
+    if not path.exists():
+        corpus.build(phrase, root, parts=["eval_pos_b", "eval_speech"])
+        pos, _ = clips_load(d / "eval_pos_b.npz")
+        speech, _ = clips_load(d / "eval_speech.npz")
+        rng = np.random.default_rng(seed)
+        pool = [speech[i] for i in rng.choice(len(speech), size=min(60, len(speech)), replace=False)]
+        arrays, ends, snrs = {}, [], []
+        for i, c in enumerate(pos):
+            cmd = speech[rng.integers(len(speech))][:3 * 16000]
+            x, e, snr = _positive(c, rng, pool, cmd)
+            arrays[f"pos_{i:05d}"] = x
+            ends.append(e)
+            snrs.append(-1.0 if snr is None else snr)
+        tmp = path.with_suffix(".part.npz")
+        np.savez(tmp, pos_end=np.array(ends), pos_snr=np.array(snrs), **arrays)
+        tmp.replace(path)
+    with np.load(path, allow_pickle=False) as z:
+        return {"pos": [z[k] for k in sorted(k for k in z.files if k.startswith("pos_") and k[4:].isdigit())],
+                "pos_end": z["pos_end"], "pos_snr": z["pos_snr"]}
+
+
 def build(phrase, root, seed=1234):
     """{'pos': [int16], 'pos_end': [sample], 'pos_snr': [...], 'neg': [int16], 'neg_kind': [...]}."""
     d = corpus.cache_dir(phrase, root)

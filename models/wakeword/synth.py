@@ -16,6 +16,9 @@ FESTIVAL_TRAIN = [
     "hy_fi_mv_diphone", "lp_diphone", "msu_ru_nsh_clunits",
 ]
 FESTIVAL_VALID = ["czech_machac", "suo_fi_lj_diphone", "pc_diphone"]
+# One Indian English-accented speaker (NSK) whose voices read only their own
+# script: the phrase and confusables respelled (texts.RESPELL, CONFUSABLES_NATIVE).
+FESTIVAL_TRAIN_NATIVE = ["hindi_NSK_diphone", "marathi_NSK_diphone", "telugu_NSK_diphone"]
 # Held out for evaluation only: another engine (flite) and the two festival
 # voices the issue keeps out of training.
 FLITE_EVAL = ["kal", "kal16", "awb", "rms", "slt"]

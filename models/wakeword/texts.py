@@ -20,6 +20,7 @@ RESPELL = {
         "pl": ["hej pokit", "hey pocket"], "pt": ["rei pókit"], "sv": ["hej pockit"],
         "fi": ["hei pokket"], "cs": ["hej pokit", "hej poket"], "ca": ["ei pòquet"],
         "ru": ["хэй покит", "хей покет"],
+        "hi": ["हे पॉकेट", "हेय पॉकिट", "हे पाकेट"], "te": ["హే పాకెట్", "హేయ్ పాకిట్"],
     },
     "hey jarvis": {
         "en": ["hey jarvis", "hey, jarvis", "hey jarvis!", "hay jarvis", "hey jarviss", "hey jar vis",
@@ -29,6 +30,23 @@ RESPELL = {
         "pl": ["hej dżarwis"], "pt": ["rei jarvis"], "sv": ["hej djarvis"],
         "fi": ["hei tsarvis"], "cs": ["hej džárvis"], "ca": ["ei jàrvis"],
         "ru": ["хэй джарвис"],
+        "hi": ["हे जार्विस", "हेय जारविस"], "te": ["హే జార్విస్", "హేయ్ జార్విస్"],
+    },
+}
+
+# Confusables written in the script of festival voices that cannot read English
+# (the NSK voices): a voice heard only saying the phrase would teach the model
+# "this voice means yes".
+CONFUSABLES_NATIVE = {
+    "hey pocket": {
+        "hi": ["हे रॉकेट", "हे लॉकेट", "पॉकेट", "हे पॉपेट", "हे सॉकेट", "हे जैकेट", "हे बकेट", "हे पिक इट",
+               "पॉकेट मनी", "हे पार्किंग"],
+        "te": ["హే రాకెట్", "హే లాకెట్", "పాకెట్", "హే సాకెట్", "హే జాకెట్", "హే బకెట్"],
+    },
+    "hey jarvis": {
+        "hi": ["हे ट्रैविस", "हे हार्वेस्ट", "जार्विस", "हे सर्विस", "हे मार्विन", "हे डेविस", "हे जावा",
+               "हे जार"],
+        "te": ["హే ట్రావిస్", "జార్విస్", "హే సర్వీస్", "హే మార్విన్", "హే డేవిస్"],
     },
 }
 
@@ -42,6 +60,10 @@ COMMANDS_TRAIN = [
 ]
 NAMES = ["anna", "peter", "maria", "john", "li", "sam", "olga", "ravi", "emma", "tom"]
 NUMS = ["two", "five", "ten", "fifteen", "twenty", "forty five"]
+
+
+def native_confusables(phrase, lang):
+    return CONFUSABLES_NATIVE.get(phrase.lower().strip(), {}).get(lang, [])
 
 
 def words_of(phrase):

@@ -80,7 +80,7 @@ def trim(pcm, level=64):
 
 class Stage:
     def __init__(self, board="pico2w", state_dir=None, *, agent="offline", speak=True, wake_phrase=None,
-                 voice=MIC_VOICE, wpm=MIC_WPM, listeners=(), deploy=True):
+                 voice=MIC_VOICE, wpm=MIC_WPM, listeners=(), deploy=True, firmware_dir=None):
         from pocket_agent.host.pipeline import PipelineSettings
         from pocket_agent.host.speech.tts import EspeakTTS
 
@@ -93,6 +93,7 @@ class Stage:
         self.mic_voice = EspeakTTS(voice, wpm)
         self.listeners = list(listeners)
         self.do_deploy = deploy
+        self.firmware_dir = firmware_dir  # None: this checkout's firmware/
         self.steps = []  # every step the pipeline reported, in order
         self._lock = threading.Lock()
         self._new_step = threading.Condition(self._lock)
@@ -120,8 +121,9 @@ class Stage:
                 t = time.monotonic()
                 from pocket_agent.tools import deploy
 
+                kw = {"firmware_dir": self.firmware_dir} if self.firmware_dir else {}
                 self.deployed = deploy.deploy(self.board, twin=self.twin.name, state_dir=self.state_dir,
-                                              out=lambda *a, **k: None)
+                                              out=lambda *a, **k: None, **kw)
                 self.timings["deploy"] = time.monotonic() - t
             t = time.monotonic()
             self.call(self.bridge.start)

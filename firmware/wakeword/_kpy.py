@@ -101,7 +101,14 @@ def _slot(p, back, ring_len):
     return s + ring_len if s < 0 else s
 
 
-def net(desc, nlayers, wts, bias, act):
+def _bias(buf, p):
+    # int32 little-endian; the top byte sign-extended first, so no long int
+    # is made (biases stay below 2**24, the exporter checks)
+    t = buf[p + 3]
+    return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | ((t - 256 if t > 127 else t) << 24)
+
+
+def net(desc, nlayers, wts, act):
     # One frame through every layer; see model.py for the layout of desc.
     out = 0
     base = 0
@@ -129,7 +136,7 @@ def net(desc, nlayers, wts, bias, act):
                     x = act[ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin + c]
                     acc += wts[w_off + c * k + j] * x
                     sx += x
-                y = (acc - (sx << 7) + bias[b_off + c] - 16777216) >> shift
+                y = (acc - (sx << 7) + _bias(wts, b_off + 4 * c)) >> shift
                 act[dst + c] = 255 if y > 255 else (0 if y < 0 else y)
         else:
             sx = 0
@@ -145,7 +152,7 @@ def net(desc, nlayers, wts, bias, act):
                     for c in range(cin):
                         acc += wts[wo + c] * act[xo + c]
                     wo += cin
-                y = (acc - (sx << 7) + bias[b_off + o] - 16777216) >> shift
+                y = (acc - (sx << 7) + _bias(wts, b_off + 4 * o)) >> shift
                 if kind == 3:  # output layer: the raw logit
                     out = y
                 else:

@@ -171,10 +171,12 @@ def copy_in(ring: ptr16, pos: int, src: ptr16, start: int, n: int):
 
 
 @micropython.viper
-def net(desc: ptr32, nlayers: int, wts: ptr8, bias: ptr32, act: ptr8) -> int:
+def net(desc: ptr32, nlayers: int, wts: ptr8, act: ptr8) -> int:
     # One frame through every layer; see model.py for the layout of desc.
     # Weights are stored + 128 (unsigned) and activations are uint8, so
-    # sum(w * x) = sum(wu * x) - 128 * sum(x); biases are stored + 2**24.
+    # sum(w * x) = sum(wu * x) - 128 * sum(x). Biases are int32 little-endian
+    # in the same buffer, read a byte at a time (the file keeps no alignment);
+    # the top byte is sign-extended, so 32- and 64-bit ints agree.
     out = 0
     base = 0
     li = 0
@@ -215,7 +217,10 @@ def net(desc: ptr32, nlayers: int, wts: ptr8, bias: ptr32, act: ptr8) -> int:
                     sx += x
                     j += 1
                 wp = ptr8(int(wp) + k)
-                y = (acc - (sx << 7) + int(bias[b_off + c]) - 16777216) >> shift
+                bp = b_off + (c << 2)
+                b = (int(wts[bp]) | (int(wts[bp + 1]) << 8) | (int(wts[bp + 2]) << 16)
+                     | (((int(wts[bp + 3]) ^ 0x80) - 0x80) << 24))
+                y = (acc - (sx << 7) + b) >> shift
                 if y < 0:
                     y = 0
                 if y > 255:
@@ -252,7 +257,10 @@ def net(desc: ptr32, nlayers: int, wts: ptr8, bias: ptr32, act: ptr8) -> int:
                         c += 4
                     wp = ptr8(int(wp) + cin)
                     j += 1
-                y = (acc - (sx << 7) + int(bias[b_off + o]) - 16777216) >> shift
+                bp = b_off + (o << 2)
+                b = (int(wts[bp]) | (int(wts[bp + 1]) << 8) | (int(wts[bp + 2]) << 16)
+                     | (((int(wts[bp + 3]) ^ 0x80) - 0x80) << 24))
+                y = (acc - (sx << 7) + b) >> shift
                 if kind == 3:
                     out = y
                 else:

@@ -21,7 +21,7 @@ class ModelError(ValueError):
 
 
 class Model:
-    """A parsed model: weights stay in the file's buffer; rings are made once."""
+    """A parsed model: weights and biases stay in the file's buffer; rings are made once."""
 
     def __init__(self, data, frontend_id, n_mel, kernels):
         if isinstance(data, str):
@@ -55,7 +55,6 @@ class Model:
         self.phrase = bytes(buf[pos + 1:pos + 1 + buf[pos]]).decode()
         pos += 1 + buf[pos]
         layers = []
-        n_bias = 0
         ring_bytes = 0
         cin_prev = n_mel
         for i in range(n_layers):
@@ -72,24 +71,20 @@ class Model:
             w_pos = pos
             pos += cout * kern * (1 if kind == DW else cin)
             ring_len = (kern - 1) * dil + 1
-            layers.append((kind, cin, cout, kern, dil, ring_len, ring_bytes, w_pos, n_bias, shift, b_pos))
-            n_bias += cout
+            layers.append((kind, cin, cout, kern, dil, ring_len, ring_bytes, w_pos, b_pos, shift))
             ring_bytes += ring_len * cin
             cin_prev = cout
         if pos != len(buf) or not layers or layers[-1][0] != OUT:
             raise ModelError("wake-word model layout does not match its length")
         self.buf = buf
         self.n_layers = n_layers
-        self.bias = array("i", bytes(4 * n_bias))
         # the descriptors, then scratch words for the kernels (tap offsets)
         self.desc = array("i", bytes(4 * (_DESC * n_layers + 16)))
         self.act = bytearray(ring_bytes)
-        for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_off, shift, b_pos) in enumerate(layers):
-            for o in range(cout):
-                # unsigned form for the viper kernels (ptr32 loads are unsigned)
-                self.bias[b_off + o] = struct.unpack_from("<i", buf, b_pos + 4 * o)[0] + 16777216
+        # biases are read in place from the file's buffer (int32 at byte b_pos)
+        for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_pos, shift) in enumerate(layers):
             d = i * _DESC
-            for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_off, shift, 0)):
+            for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_pos, shift, 0)):
                 self.desc[d + j] = v
 
     def reset(self):
@@ -104,4 +99,4 @@ class Model:
 
     def step(self):
         """Run all layers on the frame just written at input_slot(); the logit."""
-        return self.k.net(self.desc, self.n_layers, self.buf, self.bias, self.act)
+        return self.k.net(self.desc, self.n_layers, self.buf, self.act)

@@ -45,7 +45,7 @@ VERSION = 1
 HEADER = struct.Struct("<4sHHIIBBBBHH8s")
 LAYER = struct.Struct("<BBBBHH")
 CONV, DW, OUT = 1, 2, 3
-BIAS_LIMIT = 1 << 24  # the firmware stores biases + 2**24 in unsigned form
+BIAS_LIMIT = 1 << 24  # keeps acc + bias inside 31 bits on a 32-bit board
 
 
 @dataclass

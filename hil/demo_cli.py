@@ -8,6 +8,7 @@ shown as it happens; the display snapshots (PNG) and the speaker's recording
 are saved; a summary closes it.
 """
 
+import signal
 import sys
 import threading
 import time
@@ -206,13 +207,32 @@ class Demo:
 def run(args):
     board = catalog.load(args.board)
     demo = Demo(board, Path(args.out), args.push_to_talk)
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    # A Ctrl-C reaches the twin's processes too (one process group): what fails because
+    # they went is part of the interruption, not an error of its own.
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         return demo.run()
     except AssertionError as exc:  # a wait that ran out: the board or the pipeline did not do its part
+        if interrupted:
+            return _interrupted()
         print(f"pocket demo: the conversation stopped: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("pocket demo: interrupted; the twin and the bridge are stopped", file=sys.stderr)
-        return 130
+        return _interrupted()
     except PocketError:
+        if interrupted:
+            return _interrupted()
         raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted():
+    print("pocket demo: interrupted; the twin and the bridge are stopped", file=sys.stderr)
+    return 130

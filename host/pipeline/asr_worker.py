@@ -5,6 +5,7 @@ Requests arrive on stdin as length-prefixed pickles (op, args); `load` and
 """
 
 import pickle
+import signal
 import struct
 import sys
 import time
@@ -61,6 +62,8 @@ class _Worker:
 
 
 def main():
+    # The bridge stops this process (or it sees stdin close); a Ctrl-C at the terminal is the bridge's to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = _Worker()
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write to the reply stream

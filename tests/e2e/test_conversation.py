@@ -59,7 +59,8 @@ def test_the_wake_word_starts_a_request_and_the_timer_rings_on_the_board(stage):
     assert turn.tools == [("set_timer", {"seconds": 5, "kind": "timer"})]
     assert turn.screen.shows("Timer set: 5 s", body=True), turn.screen.text
     fired = stage.wait_step("timer_fired", timeout=15)
-    assert 4.0 <= fired["time"] - turn.step("tool_done")["time"] <= 8.0
+    # due in whole seconds of the board's clock: 4 to 5 s after it was set, plus the link
+    assert 3.9 <= fired["time"] - turn.step("tool_done")["time"] <= 8.0
     _, screen = stage.wait_screen("TIMER", timeout=5)
     assert screen.shows("Timer", body=True)
     stage.press()  # stops the alarm

@@ -99,6 +99,7 @@ def display_text(app, v, now):
         view.title = text
     else:
         raise BadRequest(E_PAYLOAD, "no display region %d" % region)
+    app.dirty = True  # a streamed answer changes the screen without changing the state
     app.wake(now)
 
 

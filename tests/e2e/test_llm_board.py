@@ -60,10 +60,6 @@ def test_the_model_hears_the_request_and_its_tool_call_runs_on_the_board(streame
     assert len(shown) >= 2 and shown[-1] == "It is 19.5 degrees in\nhere.", shown  # streamed to the board
 
 
-@pytest.mark.xfail(strict=True, reason="firmware: a display_text that arrives while the board is already "
-                                       "RESPONDING updates the answer but does not redraw the screen "
-                                       "(firmware/app/tools.py display_text marks nothing dirty), so a "
-                                       "streamed answer stays at an early piece")
 def test_the_streamed_answer_stands_whole_on_the_screen(streamed):
     stage, _stub, _steps = streamed
     stage.wait_screen("It is 19.5 degrees in here.", timeout=3, body=True)

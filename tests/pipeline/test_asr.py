@@ -53,7 +53,7 @@ def test_a_streamed_utterance_is_heard_and_the_channel_state_comes_back():
     assert load_s > 0
     assert transcript.text == "hey pocket what is the temperature" and transcript.source == "commands"
     assert transcript.details["finish_ms"] >= 0
-    assert set(channel) == {"commands", "dictation"}
+    assert {"commands", "dictation"} <= set(channel)  # each decoder's, to restore next session
     assert nothing is None
 
 

@@ -85,7 +85,7 @@ class BoardPipeline:
             self._stop_speaking("barge-in")
         elif kind == "timer_fired":
             self.report("timer_fired", tid=data["tid"], label=data.get("label", ""),
-                        late_s=round(time.time() - data["at"], 1) if data.get("at") else None)
+                        delay_s=round(time.time() - data["at"], 1) if data.get("at") else None)
         elif kind == "confirm_result" and data.get("late"):
             self.report("confirm_late", result=data["result"])
             if data["result"] == 0:  # approved, but nobody waits for it any more: nothing ran

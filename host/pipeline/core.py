@@ -156,8 +156,8 @@ def describe(e):
     if step == "spoken":
         return f"spoke {e['seconds']:.1f} s of speech" + _at(e)
     if step == "timer_fired":
-        late = f", {e['late_s']:.1f} s late" if e.get("late_s") else ""
-        return f"timer {e['label'] or e['tid']!r} fired on the board{late}"
+        after = f" (heard here {e['delay_s']:.1f} s later)" if e.get("delay_s") is not None else ""
+        return f"timer {e['label'] or e['tid']!r} fired on the board{after}"
     if step == "broken_off":
         return "utterance broken off: ignored"
     if step == "speech_stopped":

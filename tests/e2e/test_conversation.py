@@ -133,3 +133,18 @@ def test_a_tap_is_broken_off_and_ignored(stage):
     broken = stage.wait_step("broken_off", after=mark, timeout=5)
     time.sleep(1.0)
     assert [e["step"] for e in stage.steps_since(mark)] == ["listening", "broken_off"], broken
+
+
+def test_a_recogniser_that_dies_is_replaced_and_the_user_asked_again(stage):
+    board = stage.pipeline.boards[stage.board_name]
+    old = board.asr
+    old.proc.kill()
+    stage.say("hey pocket, what time is it")
+    error = stage.wait_step("error")
+    assert "the speech recogniser stopped" in error["text"]
+    stage.wait_screen("Speech recognition failed: please say that again.", timeout=5, body=True)
+    stage.wait_step("ready", timeout=120)  # a new recogniser for the board
+    assert board.asr is not old and old.proc.returncode is not None
+    stage.wait_idle()
+    turn = stage.converse("what time is it", hands_free=False, until=("shown",))
+    assert turn.tools == [("get_time", {})]

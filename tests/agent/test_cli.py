@@ -47,10 +47,12 @@ def test_llm_without_a_key_says_so_and_answers_offline(tmp_path):
     assert out.stdout.startswith("+") and "|No LLM key set:" in out.stdout and "tool get_time: ran" in out.stdout
 
 
-def test_mcp_without_a_board_is_a_clear_error(capsys):
+def test_mcp_without_a_bridge_is_a_clear_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("POCKET_BRIDGE_CONTROL_SOCKET", str(tmp_path / "no-bridge.sock"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert cli.main(["mcp"]) == 2
     err = capsys.readouterr().err
-    assert "needs the host bridge" in err and "hint: try `pocket mcp --simulated`" in err
+    assert "no bridge is running" in err and "hint: start one with `pocket bridge`" in err
 
 
 @pytest.mark.parametrize("args", [["agent", "hear", "/nonexistent.wav"]])

@@ -24,6 +24,8 @@ def register(sub):
     p.add_argument("--no-reset", action="store_true",
                    help="leave the board at the REPL instead of soft-resetting it to run the app")
     p.add_argument("--app", metavar="DIR", help="app folder to deploy (default: the project's firmware/)")
+    p.add_argument("--models", metavar="DIR", help="folder whose model files (.pwm) go on the board "
+                   "(default: the project's models/)")
     img = p.add_argument_group(
         "one flashable image", "instead of deploying, write one image holding MicroPython and a LittleFS "
         "filesystem with the app, to flash with `pocket flash --firmware OUT` (or esptool / the BOOTSEL drive)")
@@ -44,6 +46,12 @@ def run(args):
     kwargs = {}
     if args.app:
         kwargs["firmware_dir"] = args.app
+    if args.models:
+        from pathlib import Path
+
+        if not Path(args.models).is_dir():
+            raise PocketError(f"no models folder {args.models}", hint="give a folder holding .pwm model files")
+        kwargs["models_dir"] = args.models
     if args.image:
         return build_image(args, kwargs)
     if args.firmware or args.version or args.arch:

@@ -25,13 +25,19 @@ def test_no_board_found_says_how_to_get_one(capsys, tmp_path):
     assert "pocket sim --board pico2w" in err
 
 
-def test_dry_run_on_a_named_twin(start_twin, app, capsys):
+def test_dry_run_on_a_named_twin(start_twin, app, tmp_path, capsys):
     twin = start_twin("pico2w", name="desk")
+    (tmp_path / "no-models").mkdir()
     code = main(["deploy", "--board", "pico2w", "--twin", "desk", "--state-dir", str(twin.state_dir),
-                 "--app", str(app), "--dry-run"])
+                 "--app", str(app), "--models", str(tmp_path / "no-models"), "--dry-run"])
     out = capsys.readouterr().out
     assert code == 0
     assert "+ /gadget/fast.mpy (new" in out and "8 to write" in out and "dry run: nothing was changed" in out
+
+
+def test_a_missing_models_folder_is_named(capsys, tmp_path):
+    assert main(["deploy", "--board", "pico2w", "--models", str(tmp_path / "nope"), "--dry-run"]) == 2
+    assert f"no models folder {tmp_path / 'nope'}" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")

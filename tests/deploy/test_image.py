@@ -35,14 +35,17 @@ def test_a_combined_image_flashed_onto_a_twin_boots_the_app(start_twin, app, tmp
     fw = tmp_path / ("micropython" + suffix)
     fw.write_bytes(firmware())
     out = tmp_path / ("combined" + suffix)
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.pwm").write_bytes(b"PWM" + bytes(61))
     # The twin's VM is x64: its image carries modules for x64 (a board's, for its definition's arch).
     assert main(["deploy", "--board", board, "--app", str(app), "--image", str(out), "--firmware", str(fw),
-                 "--arch", "x64"]) == 0
+                 "--models", str(models), "--arch", "x64"]) == 0
     assert images.check(catalog.load(board), out.read_bytes()).kind in ("esp", "uf2")
     twin = start_twin(board)
     assert main(["flash", "--board", board, "--port", twin.port, "--firmware", str(out)]) == 0
     boots_the_app(twin, board)
-    again = deploy(board, twin.port, firmware_dir=app, models_dir="/nonexistent", out=lambda *_: None)
+    again = deploy(board, twin.port, firmware_dir=app, models_dir=models, out=lambda *_: None)
     assert again.plan.empty, again.plan  # the image's files and manifest are what deploy would send
 
 

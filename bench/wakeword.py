@@ -3,6 +3,11 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
 
     .venv/bin/python bench/wakeword.py            # everything (builds held-out audio on first run)
     .venv/bin/python bench/wakeword.py --quick    # VM figures only
+    .venv/bin/python bench/wakeword.py --model hey_pocket=OLD.pwm --model hey_jarvis=OLD2.pwm
+                                                  # quality of those files only (before/after)
+
+Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
+declared before any model was scored on it) it prints the same FRR figures.
 
 Held-out audio is synthesized and cached under ~/.cache/pocket-agent/wakeword
 (POCKET_WAKEWORD_CACHE): flite's voices and festival's kal and slt voices, which
@@ -20,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pocket_agent.models.wakeword import commands, evaluate, mww, qmodel  # noqa: E402
+from pocket_agent.models.wakeword import commands, corpus, evaluate, frontend, heldout, mww, qmodel  # noqa: E402
 from tests import mpy  # noqa: E402
 
 # Published loop benchmarks put viper-heavy code at roughly 90-140x slower on an
@@ -95,11 +100,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the VM figures")
     ap.add_argument("--no-mww", action="store_true", help="skip microWakeWord")
+    ap.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                    help="score only this file for a model, e.g. hey_pocket=/tmp/old.pwm (quality only)")
     args = ap.parse_args(argv)
+    models = dict(m.split("=", 1) for m in args.model)
 
-    pocket_file = commands.model_path("hey_pocket")
     print("== size and speed (MicroPython unix port, real VM)")
-    for name in ("hey_pocket", "hey_jarvis"):
+    for name in ("hey_pocket", "hey_jarvis") if not models else ():
         try:
             f = commands.model_path(name)
         except Exception:
@@ -115,50 +122,79 @@ def main(argv=None):
     if args.quick:
         return 0
 
-    print("== hey pocket on held-out audio (unseen engine flite, unseen festival voices kal/slt, "
+    for name in models or ("hey_pocket", "hey_jarvis"):
+        try:
+            qm = qmodel.load(models.get(name) or commands.model_path(name))
+        except Exception as exc:
+            print(f"== {name}: no model ({exc})")
+            continue
+        phrase_report(name, qm, mww_too=name == "hey_jarvis" and not args.no_mww and mww.available())
+    return 0
+
+
+def _voices(phrase, name):
+    _, meta = corpus.load(phrase, commands.cache_root(), name)
+    return np.array([f"{m['engine']} {m['voice']}" for m in meta])
+
+
+def _per_voice(voices, missed):
+    return ", ".join(f"{v} {np.mean(missed[voices == v]):.0%}" for v in sorted(set(voices.tolist())))
+
+
+def phrase_report(name, qm, mww_too=False):
+    print(f"== {qm.phrase} on held-out audio (unseen engine flite, unseen festival voices kal/slt, "
           "unseen texts, noise and rooms; SNR 10/15/20 dB or clean)")
-    qm = qmodel.load(pocket_file)
     data, sc = commands.heldout_scores(qm, qm.phrase)
     rows = evaluate.curve(qm, sc)
     report_ours("ours", qm, sc, rows)
+    voices = _voices(qm.phrase, "eval_pos")
+    fresh = heldout.build_fresh(qm.phrase, commands.cache_root())
+    fsc = evaluate.score(qm, [frontend.features(x) for x in fresh["pos"]], list(fresh["pos_end"]), [])
+    fvoices = _voices(qm.phrase, "eval_pos_b")
+    for fa in (1.0, 0.5, 0.1):
+        _, row = evaluate.frr_at(rows, fa)
+        if row:
+            lim = qmodel.threshold_sum(qm, row[0])
+            miss = fsc.pos_peak < lim
+            lo, hi = evaluate.wilson(int(miss.sum()), len(miss))
+            print(f"    split B ({len(miss)} fresh positives) at the <= {fa:g} FA/h threshold: FRR {miss.mean():.1%} "
+                  f"(95% CI {lo:.1%}-{hi:.1%})")
+        if fa == 0.5 and row:
+            print(f"    per voice at <= 0.5 FA/h: {_per_voice(voices, sc.pos_peak < qmodel.threshold_sum(qm, row[0]))}")
+            print(f"    split B per voice: {_per_voice(fvoices, miss)}")
     snr = np.asarray(data["pos_snr"])
     lim = qmodel.threshold_sum(qm, qm.threshold)
     by = ", ".join(f"{'clean' if s < 0 else f'{s:.0f} dB'} {np.mean(sc.pos_peak[snr == s] < lim):.1%}"
                    for s in sorted(set(snr.tolist())))
     fa = evaluate.false_accepts(qm, sc.neg_sums, lim)
-    print(f"    at the model's own threshold {qm.threshold:.4f} (picked on validation voices): "
-          f"FRR {np.mean(sc.pos_peak < lim):.1%} ({by}); {fa} FA in {sc.neg_hours:.2f} h; "
+    print(f"    at the model's own threshold {qm.threshold:.4f} (picked on validation voices; smoothing {qm.smooth} "
+          f"frames): FRR {np.mean(sc.pos_peak < lim):.1%} ({by}); {fa} FA in {sc.neg_hours:.2f} h; "
           f"{commands.confusable_share(qm, sc, qm.threshold):.1%} of {sc.n_conf} confusable phrases fire")
+    print(f"    per voice: {_per_voice(voices, sc.pos_peak < lim)}")
     d = evaluate.delays_ms(qm, sc, qm.threshold)
     if d:
         print(f"    detection delay after the end of the phrase: median {statistics.median(d):.0f} ms, "
               f"90th percentile {np.percentile(d, 90):.0f} ms, max {max(d):.0f} ms "
               f"(frames are 20 ms; a detection counts from -200 to +600 ms)")
-    ART.mkdir(parents=True, exist_ok=True)
-    evaluate.det_png(ART / "det_hey_pocket.png", [("hey pocket (ours)", rows)], "DET, held-out audio: hey pocket")
-    print(f"    DET curve: {ART / 'det_hey_pocket.png'}")
-
-    print("== hey jarvis: ours against microWakeWord's hey_jarvis on the same held-out audio")
-    try:
-        jq = qmodel.load(commands.model_path("hey_jarvis"))
-    except Exception as exc:
-        print(f"  no hey_jarvis model: {exc}")
-        return 0
-    jdata, jsc = commands.heldout_scores(jq, jq.phrase)
-    jrows = evaluate.curve(jq, jsc)
-    report_ours("ours", jq, jsc, jrows)
-    curves = [("hey jarvis (ours)", jrows)]
-    if not args.no_mww and mww.available():
-        speech = [x for x, k in zip(jdata["neg"], jdata["neg_kind"]) if k == "speech"]
-        peaks, firsts, negs, hours = mww.score(jdata["pos"], jdata["pos_end"], speech)
+    curves = [(f"{qm.phrase} (ours)", rows)]
+    if mww_too:
+        speech = [x for x, k in zip(data["neg"], data["neg_kind"]) if k == "speech"]
+        peaks, firsts, negs, hours = mww.score(data["pos"], data["pos_end"], speech)
         mrows = mww.curve(peaks, negs, hours)
         n = len(peaks)
-        print(f"  microWakeWord hey_jarvis (pymicro-wakeword 2.5.0): {n} positives, {hours:.2f} h")
+        print(f"  microWakeWord hey_jarvis (pymicro-wakeword 2.5.0) on the same audio: {n} positives, {hours:.2f} h")
+        fpeaks = np.array([mww.score([x], [e], [])[0][0] for x, e in zip(fresh["pos"], fresh["pos_end"])])
         for fa in (1.0, 0.5, 0.1):
             frr, row = evaluate.frr_at(mrows, fa)
             lo, hi = evaluate.wilson(int(round(frr * n)), n)
             extra = f"threshold {row[0]:.4f}: {row[2]} FA" if row else "no threshold gets there"
             print(f"    FRR at <= {fa:g} FA/h: {frr:6.1%}  (95% CI {lo:.1%}-{hi:.1%}; {extra})")
+            if row:
+                miss = fpeaks < row[0]
+                lo, hi = evaluate.wilson(int(miss.sum()), len(miss))
+                print(f"      split B at that threshold: FRR {miss.mean():.1%} (95% CI {lo:.1%}-{hi:.1%})")
+            if fa == 0.5 and row:
+                print(f"    per voice at <= 0.5 FA/h: {_per_voice(voices, peaks < row[0])}")
         cut = mww.cutoff()
         fa = mww.false_accepts(negs, cut)
         print(f"    at its own cutoff {cut}: FRR {np.mean(peaks < cut):.1%}, {fa} FA in {hours:.2f} h")
@@ -166,9 +202,10 @@ def main(argv=None):
         if md:
             print(f"    its detection delay: median {statistics.median(md):.0f} ms")
         curves.append(("hey_jarvis (microWakeWord)", mrows))
-    evaluate.det_png(ART / "det_hey_jarvis.png", curves, "DET, held-out audio: hey jarvis")
-    print(f"    DET curves: {ART / 'det_hey_jarvis.png'}")
-    return 0
+    ART.mkdir(parents=True, exist_ok=True)
+    png = ART / f"det_{name}.png"
+    evaluate.det_png(png, curves, f"DET, held-out audio: {qm.phrase}")
+    print(f"    DET curve: {png}")
 
 
 if __name__ == "__main__":

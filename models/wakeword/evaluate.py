@@ -38,16 +38,19 @@ class Scores:
     neg_hours: float
 
 
-def score(qm, pos_feats, pos_ends, neg_feats):
+def score(qm, pos_feats, pos_ends, neg_feats, logits_of=None):
+    """logits_of(index, features): the model's logits (pass a cache to score one
+    model's logits under several smoothing windows); positives come first."""
+    logits_of = logits_of or (lambda i, f: qmodel.forward(qm, f))
     peaks, first = [], []
-    for f, e in zip(pos_feats, pos_ends):
-        s = smoothed(qm, qmodel.forward(qm, f))
+    for i, (f, e) in enumerate(zip(pos_feats, pos_ends)):
+        s = smoothed(qm, logits_of(i, f))
         ef = end_frame(e)
         lo, hi = max(0, ef - EARLY), min(len(s), ef + LATE)
         seg = s[lo:hi] if hi > lo else np.array([np.iinfo(np.int64).min // 4])
         peaks.append(int(seg.max()))
         first.append((lo - ef, seg))
-    neg = [smoothed(qm, qmodel.forward(qm, f)) for f in neg_feats]
+    neg = [smoothed(qm, logits_of(len(pos_feats) + i, f)) for i, f in enumerate(neg_feats)]
     hours = sum(len(f) for f in neg_feats) * HOP / SAMPLE_RATE / 3600.0
     return Scores(np.array(peaks), first, neg, hours)
 

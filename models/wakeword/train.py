@@ -12,7 +12,7 @@ import numpy as np
 
 from pocket_agent.errors import PocketError
 
-from . import augment, corpus, dataset, evaluate, net, qmodel
+from . import corpus, dataset, evaluate, net, qmodel, specaug
 from .audio import clips_load
 
 GATE_FA_PER_HOUR = 0.5
@@ -71,19 +71,37 @@ def _features(phrase, root, seed, progress):
     return arrays, neg, vneg
 
 
-def _spec_mask(rng, x):
-    """Spectral masking: a few mel bands of some windows set to the frame mean."""
-    B, T, F = x.shape
-    x = x.copy()
-    for b in np.flatnonzero(rng.random(B) < 0.5):
-        for _ in range(rng.integers(1, 3)):
-            w = rng.integers(1, 5)
-            f0 = rng.integers(0, F - w)
-            x[b, :, f0:f0 + w] = x[b].mean(axis=1, keepdims=True).astype(np.uint8)
-    return x
+def _features_x(phrase, root, seed, progress):
+    """Augmented windows of the extra speakers (corpus.X_PARTS), cached apart so the
+    main cache stays valid: positives, confusables and negative streams."""
+    d = corpus.cache_dir(phrase, root)
+    out = d / f"features_x_seed{seed}.npz"
+    if out.exists():
+        z = np.load(out, allow_pickle=False)
+        return {k: z[k] for k in ("pos", "pos_end", "conf", "conf_end")}, \
+            [z[k] for k in sorted(k for k in z.files if k.startswith("neg_"))]
+    pos, _ = clips_load(d / "pos_train_x.npz")
+    conf, _ = clips_load(d / "conf_train_x.npz")
+    speech, _ = clips_load(d / "speech_train_x.npz")
+    old, _ = clips_load(d / "speech_train.npz")
+    rng = np.random.default_rng(seed + 101)
+    bg = [c for c in (speech + old) if len(c) > 16000]
+    bg = [bg[i] for i in rng.choice(len(bg), size=min(300, len(bg)), replace=False)]
+    copies_pos, copies_conf = 4, 2
+    task = progress.add_task("augmenting extra voices", total=len(pos) * copies_pos + len(conf) * copies_conf)
+    tick = lambda: progress.advance(task)  # noqa: E731
+    pf, pe = dataset.windows(pos, copies_pos, seed + 41, bg=bg, progress=tick)
+    cf, ce = dataset.windows(conf, copies_conf, seed + 42, bg=bg, progress=tick)
+    neg, _ = dataset.streams(speech, 12, seed + 43, pool=bg)
+    arrays = {"pos": pf, "pos_end": pe, "conf": cf, "conf_end": ce}
+    arrays.update({f"neg_{i:04d}": f for i, f in enumerate(neg)})
+    tmp = out.with_suffix(".part.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(out)
+    return {k: arrays[k] for k in ("pos", "pos_end", "conf", "conf_end")}, neg
 
 
-def _batch(rng, data, neg, n_pos=96, n_conf=48, n_neg=32, neg_len=200):
+def _batch(rng, data, neg, n_pos=96, n_conf=48, n_neg=32, neg_len=200, aug="mask"):
     pi = rng.integers(len(data["pos"]), size=n_pos)
     ci = rng.integers(len(data["conf"]), size=n_conf)
     xp = np.concatenate([data["pos"][pi], data["conf"][ci]])
@@ -98,7 +116,8 @@ def _batch(rng, data, neg, n_pos=96, n_conf=48, n_neg=32, neg_len=200):
         s = neg[ok[rng.integers(len(ok))]]
         o = rng.integers(0, len(s) - neg_len + 1)
         xn[i] = s[o:o + neg_len]
-    return _spec_mask(rng, xp), yp, _spec_mask(rng, xn)
+    f = specaug.AUGMENTS[aug]
+    return f(rng, xp), yp, f(rng, xn)
 
 
 def _bce(logits, labels, weight):
@@ -112,9 +131,9 @@ def _bce(logits, labels, weight):
     return loss, (w * (p - y) / n).astype(np.float32)
 
 
-def _grads(params, rng, data, neg, q, parts):
+def _grads(params, rng, data, neg, q, parts, aug):
     """Loss and gradients on 1/parts of a batch (a batch is split over processes)."""
-    xp, yp, xn = _batch(rng, data, neg, 96 // parts, 48 // parts, 32 // parts)
+    xp, yp, xn = _batch(rng, data, neg, 96 // parts, 48 // parts, 32 // parts, aug=aug)
     lp, cp = net.forward(params, xp, q)
     ln, cn = net.forward(params, xn, q)
     wpos = np.where(yp == 1, 2.0, 1.0).astype(np.float32)
@@ -133,8 +152,8 @@ def _worker(conn, data, neg):
         msg = conn.recv()
         if msg is None:
             return
-        params, q, seeds = msg
-        conn.send(_grads(params, np.random.default_rng(seeds), data, neg, q, PARTS))
+        params, q, seeds, aug = msg
+        conn.send(_grads(params, np.random.default_rng(seeds), data, neg, q, PARTS, aug))
 
 
 PARTS = 2  # each step's batch is split in two: the parent and one helper process
@@ -144,10 +163,10 @@ class _Stepper:
     """Gradient steps with the batch split over two processes (two cores); the
     split is the same with or without the helper, so results do not depend on it."""
 
-    def __init__(self, data, neg, parallel=True):
+    def __init__(self, data, neg, parallel=True, aug="mask"):
         import multiprocessing as mp
 
-        self.data, self.neg = data, neg
+        self.data, self.neg, self.aug = data, neg, aug
         self.conn = self.proc = None
         if parallel:
             ctx = mp.get_context("fork")
@@ -158,12 +177,12 @@ class _Stepper:
     def step(self, params, opt, seed, i, q, lr):
         seeds = [[seed, i, r] for r in range(PARTS)]
         if self.conn is not None:
-            self.conn.send((params, q, seeds[1]))
-        loss, grads = _grads(params, np.random.default_rng(seeds[0]), self.data, self.neg, q, PARTS)
+            self.conn.send((params, q, seeds[1], self.aug))
+        loss, grads = _grads(params, np.random.default_rng(seeds[0]), self.data, self.neg, q, PARTS, self.aug)
         if self.conn is not None:
             loss2, g2 = self.conn.recv()
         else:
-            loss2, g2 = _grads(params, np.random.default_rng(seeds[1]), self.data, self.neg, q, PARTS)
+            loss2, g2 = _grads(params, np.random.default_rng(seeds[1]), self.data, self.neg, q, PARTS, self.aug)
         grads = {k: (grads[k] + g2[k]) / PARTS for k in grads}
         opt.step(params, grads, lr)
         return (loss + loss2) / PARTS
@@ -174,7 +193,10 @@ class _Stepper:
             self.proc.join(10)
 
 
-def validate(qm, data, vneg):
+SMOOTHING = (1, 2, 3, 4, 6, 8)  # windows tried on validation (frames)
+
+
+def validate(qm, data, vneg, logits_of=None):
     """Integer model on validation voices: curve rows and the picked threshold.
 
     False accepts per hour come from the streams of other speech; confusable
@@ -182,10 +204,32 @@ def validate(qm, data, vneg):
     would otherwise stand for hundreds of confusables an hour)."""
     pos = list(data["vpos"])
     ends = list(data["vpos_end"])
-    sc = evaluate.score(qm, pos, ends, vneg)
+    sc = evaluate.score(qm, pos, ends, vneg, logits_of)
     rows = evaluate.curve(qm, sc)
     frr, row = evaluate.frr_at(rows, GATE_FA_PER_HOUR)
     return rows, frr, row, sc
+
+
+def pick_smoothing(qm, data, vneg, log=print):
+    """The averaging window (frames) with the lowest validation FRR, averaged over
+    the thresholds that allow 0, 1 and 2 false accepts in the validation speech."""
+    cache = {}
+
+    def logits_of(i, f):
+        if i not in cache:
+            cache[i] = qmodel.forward(qm, f)
+        return cache[i]
+
+    hours = sum(len(f) for f in vneg) * 0.02 / 3600
+    best = None
+    for w in SMOOTHING:
+        qm.smooth = w
+        rows, _, _, _ = validate(qm, data, vneg, logits_of)
+        cost = float(np.mean([evaluate.frr_at(rows, (k + 0.5) / hours)[0] for k in range(3)]))
+        log(f"smoothing {w} frames: validation FRR {cost:.1%} (mean at 0, 1, 2 false accepts)")
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, w)
+    return best[1]
 
 
 def confusable_rate(qm, feats, threshold):
@@ -195,7 +239,12 @@ def confusable_rate(qm, feats, threshold):
     return float(np.mean(hits)) if hits else float("nan")
 
 
-def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False, log=print):
+def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False,
+          aug="mask", log=print):
+    """aug: the feature augmentation drawn for every batch, a key of specaug.AUGMENTS.
+    "mask" (spectral masking alone) is the default until "all" beats it on held-out audio."""
+    if aug not in specaug.AUGMENTS:
+        raise PocketError(f"unknown feature augmentation {aug!r}", hint=f"one of {', '.join(specaug.AUGMENTS)}")
     t0 = time.time()
     phrase = " ".join(phrase.lower().split())
     if not phrase:
@@ -204,7 +253,11 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     with _progress() as progress:
         corpus.build(phrase, root, seed=0, progress=progress, parts=corpus.TRAINING_PARTS)
         data, neg, vneg = _features(phrase, root, seed, progress)
-        log(f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
+        xdata, xneg = _features_x(phrase, root, seed, progress)
+        for k in ("pos", "pos_end", "conf", "conf_end"):
+            data[k] = np.concatenate([data[k], xdata[k]])
+        neg = neg + xneg
+        log(f"feature augmentation: {aug}; data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
             f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
         rng = np.random.default_rng(seed)
         params = net.init(rng, channels)
@@ -212,7 +265,7 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         task = progress.add_task("training", total=steps + qat_steps)
         q = None
         loss_avg = None
-        stepper = _Stepper(data, neg)
+        stepper = _Stepper(data, neg, aug=aug)
         for i in range(steps + qat_steps):
             if i == steps:
                 q = net.calibrate(params, data["pos"][:256])
@@ -225,6 +278,7 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
                 log(f"step {i}/{steps + qat_steps}, loss {loss_avg:.3f}, {time.time() - t0:.0f} s")
         stepper.close()
         qm = net.export(params, q, phrase)
+        qm.smooth = pick_smoothing(qm, data, vneg, log)
         rows, frr, row, _ = validate(qm, data, vneg)
     if row is None:
         msg = f"no threshold reaches {GATE_FA_PER_HOUR} false accepts per hour on validation"

@@ -186,3 +186,163 @@ def open_board(name, *, port=None, serial_number=None, state_dir=None, uhubctl=N
 def twin_boards():
     """Every defined board has a twin; CI runs the suite on all of them."""
     return catalog.names()
+
+
+# ---- the app and its link, from the host's side ----
+
+
+class LinkHost:
+    """The host's end of the link on the board's port, with the project's own
+    codec and session (firmware/link.py, firmware/linkio.py, as the bridge uses
+    them). Every byte the board sends is kept in `rx` and every message in
+    `got`; `deaf` stops feeding the session (bytes are still kept), so a test
+    can withhold acknowledgements. Every wait has a deadline."""
+
+    def __init__(self, ser):
+        import random
+
+        from pocket_agent.firmware import link, linkio
+
+        self.link, self.linkio = link, linkio
+        self.ser = ser
+        self.t0 = time.monotonic()
+        self.ep = linkio.Endpoint(self._write, link.ROLE_HOST, random.getrandbits(32), "hil", "pocket hil",
+                                  slots=32, slot_payload=link.MAX_PAYLOAD)
+        self.rx = bytearray()
+        self.got = []  # (ms, type, values)
+        self.trace = []  # (ms, direction, text): the link trace artifact
+        self.links_up = 0
+        self.deaf = False
+
+    @classmethod
+    def start_app(cls, board, timeout=None):
+        """Run the app as at power-up (a soft reset from the friendly REPL runs
+        main.py) and return the host's end of its link, not yet up."""
+        import serial
+
+        timeout = timeout or board.timeout
+        ser = serial.Serial(board.port, timeout=0)
+        try:
+            ser.write(b"\r\x03\x03\x02")  # stop what runs, leave the raw REPL
+            seen = bytearray()
+            deadline = time.monotonic() + timeout
+            while not seen.endswith(b">>> "):
+                if time.monotonic() > deadline:
+                    raise InfrastructureError(f"no friendly REPL prompt on {board.port}: {bytes(seen[-200:])!r}")
+                seen += ser.read(4096) or b""
+                time.sleep(0.005)
+            ser.write(b"\x04")  # soft reboot: boot.py, then main.py
+        except BaseException:
+            ser.close()
+            raise
+        return cls(ser)
+
+    def now(self):
+        return int((time.monotonic() - self.t0) * 1000)
+
+    def _write(self, buf, n):
+        data = bytes(buf[:n])
+        self.ser.write(data)
+
+    def write_raw(self, data, note="raw bytes"):
+        """Bytes straight to the port, past the session (bad frames, garbage)."""
+        self.trace.append((self.now(), ">", f"{note}: {bytes(data).hex()}"))
+        self.ser.write(data)
+
+    def step(self):
+        """Read what arrived and run the session once; True if bytes came."""
+        link = self.link
+        data = self.ser.read(65536)
+        if data:
+            self.rx += data
+            if not self.deaf:
+                self.ep.feed(data)
+        now = self.now()
+        while True:
+            ev = self.ep.poll(now)
+            if not ev:
+                break
+            if ev == self.linkio.LINK_UP:
+                self.links_up += 1
+                self.trace.append((now, "=", f"link up {self.ep.peer}"))
+            elif ev == self.linkio.LINK_DOWN:
+                self.trace.append((now, "=", "link down"))
+            elif ev > 0:
+                d = self.ep.dec
+                try:
+                    values = link.unpack(ev, d.body, link.HEADER, link.HEADER + d.length)
+                except ValueError:
+                    values = None
+                self.got.append((now, ev, values))
+                name = link.MESSAGES[ev][0]
+                self.trace.append((now, "<", f"{name} seq={d.seq} {values if ev != link.AUDIO_CHUNK else ''}"))
+        return bool(data)
+
+    def run_until(self, cond, timeout, what="the condition"):
+        end = time.monotonic() + timeout
+        while True:
+            if not self.step():
+                time.sleep(0.002)
+            if cond():
+                return
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; {self.summary()}")
+
+    def wait_up(self, timeout=20.0):
+        self.run_until(lambda: self.ep.up, timeout, "the link to come up")
+        return self.ep.peer
+
+    def run_for(self, seconds):
+        """Keep the session running (heartbeats, acknowledgements) for a while."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if not self.step():
+                time.sleep(0.002)
+
+    def send(self, name, *values):
+        """Send a message; a reliable one's id (its seq)."""
+        t = self.link.type_of(name)
+        seq = self.ep.tx_rseq
+        assert self.ep.send(t, values, self.now()), f"the host's outbox is full sending {name}"
+        self.trace.append((self.now(), ">", f"{name} {values}"))
+        self.step()
+        return seq
+
+    def named(self, name):
+        t = self.link.type_of(name)
+        return [v for (_ms, e, v) in self.got if e == t]
+
+    def request(self, name, *values, reply, timeout=5.0):
+        """Send a request and wait for its answer (or an `error` naming it)."""
+        link = self.link
+        seq = self.send(name, *values)
+        want = (link.type_of(reply), link.ERROR)
+        found = []
+
+        def answered():
+            found[:] = [(e, v) for (_ms, e, v) in self.got if e in want and v and v[0] == seq]
+            return bool(found)
+
+        self.run_until(answered, timeout, f"{reply} to {name} (id {seq})")
+        e, v = found[0]
+        if e == link.ERROR:
+            raise AssertionError(f"{name} was answered with error {v}")
+        return v
+
+    def heartbeat(self, timeout=3.0):
+        """The board's next heartbeat: (uptime, mem_free, bad_frames, lost_chunks)."""
+        ep = self.ep  # heartbeats are taken by the session, not delivered
+        before = ep.peer_uptime
+        self.run_until(lambda: ep.peer_uptime != before, timeout, "the board's next heartbeat")
+        return ep.peer_uptime, ep.peer_mem_free, ep.peer_bad_frames, ep.peer_lost_chunks
+
+    def summary(self):
+        names = [self.link.MESSAGES[e][0] for (_ms, e, _v) in self.got[-12:]]
+        return f"link up={self.ep.up}, stats {self.ep.stats()}, last messages {names}"
+
+    def close(self, trace_path=None):
+        if trace_path:
+            with open(trace_path, "w") as f:
+                for ms, d, text in self.trace:
+                    f.write(f"{ms:8d} {d} {text}\n")
+        self.ser.close()

@@ -168,4 +168,4 @@ def bitstream(pin, encoding, timing, data):
         t[4 * i + 1] = (v >> 8) & 0xFF
         t[4 * i + 2] = (v >> 16) & 0xFF
         t[4 * i + 3] = (v >> 24) & 0xFF
-    _w.send(_w.BITSTREAM, pin_number(pin), 0, 0, (t, data))
+    _w.call(_w.BITSTREAM, pin_number(pin), 0, 0, (t, data))

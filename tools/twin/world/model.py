@@ -230,7 +230,7 @@ class World:
             for dev in self.parts.values():
                 if isinstance(dev, WS2812) and dev.pin == a and self.pins.mode.get(a) == P.PM_OUT:
                     dev.stream(timing, payload[16:])
-            return None
+            return bytes((P.ST_OK,))
         if op == P.PWM_SET:
             freq, duty = struct.unpack_from("<IH", payload)
             if freq:

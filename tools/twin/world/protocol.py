@@ -25,7 +25,7 @@ PIN_MODE = 16  # a=pin, b=mode (PM_*), c=pull (PULL_*)
 PIN_SET = 17  # a=pin, b=value
 PIN_GET = 18  # a=pin -> reply: 1 byte
 PIN_IRQ = 19  # a=pin, b=trigger mask (EDGE_*); 0 disables
-BITSTREAM = 20  # a=pin; payload: 4 x u32 timing (ns), then data bytes
+BITSTREAM = 20  # a=pin; payload: 4 x u32 timing (ns), then data bytes -> reply: status once sent
 PWM_SET = 21  # a=pin; payload: freq (u32), duty_u16 (u16); freq 0 stops
 ADC_READ = 24  # a=pin -> reply: microvolts at the pin (u32)
 TIMER = 28  # a=slot, b=mode (0 one-shot, 1 periodic, 255 stop); payload: period (u32, us)

@@ -25,7 +25,8 @@ from .audio import Amp, Mic
 from .model import World
 
 _HDR = struct.Struct("<BBBBH")
-_NO_REPLY = {P.PIN_SET, P.PIN_MODE, P.PIN_IRQ, P.BITSTREAM, P.PWM_SET, P.TIMER, P.WAKE}
+# bitstream answers: on a board it returns once the bits are out, so the LED shows them by then
+_NO_REPLY = {P.PIN_SET, P.PIN_MODE, P.PIN_IRQ, P.PWM_SET, P.TIMER, P.WAKE}
 
 
 def log(msg):

@@ -361,6 +361,7 @@ class App:
         v = self.view
         v.mem_free = gc.mem_free()
         v.error = self.flow.error
+        v.ptt = self.flow.ptt  # hands-free listening says "speak now", not "release to send"
         self.painter.draw(self.flow.state, v)
         try:
             self.display.show()

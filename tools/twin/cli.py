@@ -74,5 +74,7 @@ def run_ctl(args):
     if isinstance(kwargs.get("path"), str):
         kwargs["path"] = os.path.abspath(kwargs["path"])  # the world runs elsewhere
     result = control.call(name, args.action, state_dir=args.state_dir, **kwargs)
+    if args.action == "display" and isinstance(result, dict) and result.get("png"):
+        result = {k: v for k, v in result.items() if k != "rows"}  # the picture is in the file
     print(json.dumps(result, indent=2) if not isinstance(result, str) else result)
     return 0

@@ -772,6 +772,8 @@ class Supervisor:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the twin is stopping; ending normally keeps Python 3.11's stream callback from printing a traceback
         finally:
             writer.close()
 

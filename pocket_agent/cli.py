@@ -26,7 +26,14 @@ COMMANDS = [
 ]
 
 
-def build_parser():
+def build_parser(argv=None):
+    """The parser. When argv names a subcommand, only that one's module is imported:
+    each pulls in its own libraries (asyncio, the MCP SDK, ...), and a command such as
+    a no-op deploy should not pay for the others at every start."""
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = argv[0] if argv and argv[0] in dict(COMMANDS) else None
+    if argv[:1] == ["--version"]:
+        wanted = "--version"  # needs no subcommand at all
     parser = argparse.ArgumentParser(
         prog="pocket",
         description="Pocket Agent: virtual boards, flashing and deploy, the host bridge and agents.",
@@ -34,6 +41,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"pocket-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
+        if wanted and name != wanted:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -45,7 +54,7 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -48,9 +48,10 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "hil_board" in metafunc.fixturenames:
-        boards = metafunc.config.getoption("--board") or twin_boards()
-        metafunc.parametrize("hil_board", boards, indirect=True, scope="session")
+    for name in ("hil_board", "hil_device"):
+        if name in metafunc.fixturenames:
+            boards = metafunc.config.getoption("--board") or twin_boards()
+            metafunc.parametrize(name, boards, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -82,14 +83,25 @@ def hil_board(request, tmp_path_factory):
     b.close()
 
 
+def _test_folder(request, board_name):
+    root = Path(request.config.getoption("--hil-artifacts"))
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    path = root / board_name / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def artifacts(request, hil_board):
     """This test's folder for its serial log, display snapshots and speaker recording."""
-    root = Path(request.config.getoption("--hil-artifacts"))
-    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
-    path = root / hil_board.name / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _test_folder(request, hil_board.name)
+
+
+def _skip_unless_capable(request, capabilities, is_twin):
+    for mark in request.node.iter_markers("needs"):
+        missing = set(mark.args) - capabilities
+        if missing:
+            pytest.skip(f"needs {', '.join(sorted(missing))}, which {'the twin' if is_twin else 'this rig'} lacks")
 
 
 @pytest.fixture
@@ -99,10 +111,7 @@ def board(hil_board, request, record_property, artifacts):
     On a twin every byte of the serial link is logged to the test's serial.log,
     the speaker is recorded to speaker.wav and the display is saved as
     display-end.png when the test ends."""
-    for mark in request.node.iter_markers("needs"):
-        missing = set(mark.args) - hil_board.capabilities
-        if missing:
-            pytest.skip(f"needs {', '.join(sorted(missing))}, which {'the twin' if hil_board.is_twin else 'this rig'} lacks")
+    _skip_unless_capable(request, hil_board.capabilities, hil_board.is_twin)
     t0 = time.monotonic()
     try:
         rung = hil_board.reset()
@@ -134,7 +143,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
-    board = callspec.params.get("hil_board") if callspec else None
+    board = (callspec.params.get("hil_board") or callspec.params.get("hil_device")) if callspec else None
     if board and (report.when == "call" or report.outcome != "passed"):
         summary = item.config._hil_summary.setdefault(board, {"reset": {}})
         key = "infrastructure" if "infrastructure:" in str(report.longrepr or "") else report.outcome
@@ -153,3 +162,108 @@ def pytest_terminal_summary(terminalreporter, config):
         resets = ", ".join(f"{k} x{v}" for k, v in sorted(s["reset"].items()))
         tr.write_line(f"{name:18} {s.get('passed', 0):6} {s.get('failed', 0):6} {s.get('skipped', 0):7} "
                       f"{s.get('infrastructure', 0):6} {s.get('seconds', 0.0):8.1f}  {resets}")
+
+
+# -- the whole device: firmware deployed, the bridge with the offline agent, the pipeline
+
+@pytest.fixture(scope="session")
+def hil_device(request, tmp_path_factory):
+    """The whole Pocket Agent for one board, started once per board: on a twin, a Stage
+    (hil/stage.py); on a real board the same against its port, acted on through its rig."""
+    from pocket_agent.errors import PocketError
+
+    from .stage import Stage
+
+    config = request.config
+    port = config.getoption("--port")
+    serial_number = config.getoption("--board-serial")
+    if serial_number and not port:
+        from pocket_agent.boards import catalog
+
+        from .board import find_port
+
+        port = find_port(catalog.load(request.param), serial_number)
+        if not port:
+            pytest.fail(f"infrastructure: no board with serial number {serial_number} is connected", pytrace=False)
+    stage = Stage(request.param, tmp_path_factory.mktemp("hil-device"), port=port)
+    t0 = time.monotonic()
+    try:
+        stage.start()
+    except (PocketError, OSError, TimeoutError, AssertionError) as exc:
+        pytest.fail(f"infrastructure: the {request.param} device did not start: {exc}", pytrace=False)
+    rig = {c.strip() for c in config.getoption("--rig").split(",") if c.strip()}
+    stage.capabilities = TWIN_CAPABILITIES if stage.twin else rig
+    stage.started_in = time.monotonic() - t0
+    summary = config._hil_summary.setdefault(request.param, {"reset": {}})
+    summary["start"] = summary.get("start", 0.0) + stage.started_in
+    yield stage
+    stage.stop()
+
+
+@pytest.fixture
+def device(hil_device, request, record_property):
+    """The device on its idle screen, with this test's artifacts: display PNGs at the key
+    moments (stage.snap, and each answer converse() waits for), display-end.png, speaker.wav,
+    the pipeline's steps (steps.jsonl), the link events (link.jsonl) and the bridge's log
+    lines for the board during the test (bridge.log)."""
+    stage = hil_device
+    _skip_unless_capable(request, stage.capabilities, stage.twin is not None)
+    folder = _test_folder(request, stage.board)
+    if not stage.bridge_running:  # a test that stopped the host and failed before bringing it back
+        stage.start_bridge()
+    try:
+        _to_idle(stage)
+    except AssertionError as exc:
+        pytest.fail(f"infrastructure: {exc}", pytrace=False)
+    twin = stage.twin
+    if twin is not None:
+        stage.world.environment(temperature=21.5, humidity=45.0)
+        stage.world.speaker_record((folder / "speaker.wav").resolve())
+    log_file = stage.state_dir / "bridge-logs" / f"{stage.board_name}.log"
+    log_from = log_file.stat().st_size if log_file.exists() else 0
+    steps, events = stage.mark(), stage.event_mark()
+    stage._said = steps
+    stage.artifacts, stage._snaps = folder, 0
+    peer = stage.session.ep.peer or {}
+    record_property("board", stage.board)
+    record_property("target", "twin" if twin is not None else "hardware")
+    record_property("port", stage.port or twin.port)
+    record_property("firmware", peer.get("software", "?"))
+    yield stage
+    stage.artifacts = None
+    _write_jsonl(folder / "steps.jsonl", stage.steps_since(steps))
+    _write_jsonl(folder / "link.jsonl", [e for e in stage.events_since(events)])
+    if log_file.exists():
+        with open(log_file, "rb") as f:
+            f.seek(log_from)
+            (folder / "bridge.log").write_bytes(f.read())
+    if twin is not None and twin.proc.poll() is None:
+        stage.world.speaker_stop()
+        stage.world.display_png((folder / "display-end.png").resolve(), scale=2)
+
+
+def _to_idle(stage, timeout=30.0):
+    """Every app test starts from the idle screen. A timer's alarm or a notice over it is
+    dismissed with a press, as a person would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = stage.screen()
+        if s.shows("TIMER") or s.shows("press to stop"):
+            stage.press()
+        left = deadline - time.monotonic()
+        try:
+            return stage.wait_idle(timeout=min(5.0, max(left, 0.1)))
+        except AssertionError:
+            if left <= 0:
+                raise
+
+
+def _write_jsonl(path, rows):
+    import json
+
+    def plain(v):  # audio as its length: the trace is for reading
+        return f"<{len(v)} bytes>" if isinstance(v, (bytes, bytearray)) else repr(v)
+
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, default=plain) + "\n")

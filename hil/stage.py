@@ -80,7 +80,8 @@ def trim(pcm, level=64):
 
 class Stage:
     def __init__(self, board="pico2w", state_dir=None, *, agent="offline", speak=True, wake_phrase=None,
-                 voice=MIC_VOICE, wpm=MIC_WPM, listeners=(), deploy=True, firmware_dir=None):
+                 voice=MIC_VOICE, wpm=MIC_WPM, listeners=(), deploy=True, firmware_dir=None, port=None,
+                 world=None):
         from pocket_agent.host.pipeline import PipelineSettings
         from pocket_agent.host.speech.tts import EspeakTTS
 
@@ -94,7 +95,13 @@ class Stage:
         self.listeners = list(listeners)
         self.do_deploy = deploy
         self.firmware_dir = firmware_dir  # None: this checkout's firmware/
+        self.port = port  # a real board's serial port; None: the board's twin
+        self.rig_world = world  # on a real board, what its rig does in place of a twin's world
         self.steps = []  # every step the pipeline reported, in order
+        self.events = []  # every bridge event but audio chunks (the link trace), in order
+        self.artifacts = None  # a folder: snap() saves display PNGs there
+        self._snaps = 0
+        self._name = None
         self._lock = threading.Lock()
         self._new_step = threading.Condition(self._lock)
         self.twin = None
@@ -112,8 +119,9 @@ class Stage:
         from pocket_agent.tools.twin import launcher
 
         t0 = time.monotonic()
-        self.twin = launcher.start(self.board, state_dir=self.state_dir, wipe=True, timeout=30)
-        self.timings["twin"] = time.monotonic() - t0
+        if self.port is None:
+            self.twin = launcher.start(self.board, state_dir=self.state_dir, wipe=True, timeout=30)
+            self.timings["twin"] = time.monotonic() - t0
         try:
             self._start_loop()
             self.call(self._make_bridge)  # the recogniser warms up from here on
@@ -122,25 +130,35 @@ class Stage:
                 from pocket_agent.tools import deploy
 
                 kw = {"firmware_dir": self.firmware_dir} if self.firmware_dir else {}
-                self.deployed = deploy.deploy(self.board, twin=self.twin.name, state_dir=self.state_dir,
-                                              out=lambda *a, **k: None, **kw)
+                where = {"port": self.port} if self.port else {"twin": self.twin.name}
+                self.deployed = deploy.deploy(self.board, state_dir=self.state_dir, out=lambda *a, **k: None,
+                                              **where, **kw)
                 self.timings["deploy"] = time.monotonic() - t
-            t = time.monotonic()
-            self.call(self.bridge.start)
-            self.call(self._online, timeout=timeout)
-            self.timings["online"] = time.monotonic() - t
-            t = time.monotonic()
-            self.call(self.pipeline.ready(self.board_name, timeout), timeout=timeout + 5)
-            self.timings["recogniser"] = time.monotonic() - t
+            self._up(timeout)
         except BaseException:
             self.stop()
             raise
         self.timings["total"] = time.monotonic() - t0
         return self
 
+    def _up(self, timeout):
+        t = time.monotonic()
+        self.call(self.bridge.start)
+        self._name = next(iter(self.bridge.sessions))  # the bridge names a twin's port after the twin
+        self.call(self._online, timeout=timeout)
+        self.timings["online"] = time.monotonic() - t
+        t = time.monotonic()
+        self.call(self.pipeline.ready(self.board_name, timeout), timeout=timeout + 5)
+        self.timings["recogniser"] = time.monotonic() - t
+
     @property
     def board_name(self):
-        return self.twin.name  # the bridge names a twin's port after the twin
+        return self._name or self.twin.name
+
+    @property
+    def session(self):
+        """The bridge's session with the board (its link)."""
+        return self.bridge.sessions[self.board_name]
 
     def _start_loop(self):
         ready = threading.Event()
@@ -162,12 +180,23 @@ class Stage:
         from pocket_agent.host.pipeline import Pipeline
 
         s = bridge_settings.load(None, env={"XDG_CONFIG_HOME": str(self.state_dir / "config")},
-                                 ports=[self.twin.port], scan=False, state_db=self.state_dir / "bridge.sqlite",
+                                 ports=[self.port or self.twin.port], scan=False, state_db=self.state_dir / "bridge.sqlite",
                                  log_dir=self.state_dir / "bridge-logs",
                                  control_socket=self.state_dir / "bridge.sock")
         self.bridge = Bridge(s)
         self.pipeline = Pipeline(self.bridge, self.pipeline_settings, listeners=[self._step, *self.listeners])
         self.pipeline.start()
+        self._record = asyncio.get_running_loop().create_task(self._record_events(self.bridge), name="link trace")
+
+    async def _record_events(self, bridge):
+        with bridge.subscribe() as q:
+            while True:
+                ev = await q.get()
+                if ev["kind"] in ("audio_chunk", "pipeline"):
+                    continue
+                with self._lock:
+                    self.events.append(ev)
+                    self._new_step.notify_all()
 
     async def _online(self):
         session = self.bridge.sessions[self.board_name]
@@ -179,15 +208,33 @@ class Stage:
         coro = what() if callable(what) else what
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    async def _down(self):
+        if self.bridge is None or self.bridge.stopped.is_set():
+            return
+        if self.pipeline is not None:
+            await self.pipeline.stop()
+        await self.bridge.stop()
+        if getattr(self, "_record", None) is not None:
+            self._record.cancel()
+
+    def stop_bridge(self):
+        """Stop the bridge and its pipeline, as when the host goes away; the board runs on."""
+        self.call(self._down, timeout=20)
+
+    def start_bridge(self, timeout=120.0):
+        """A new bridge and pipeline on the same state (its store, keys and logs), as when the
+        host comes back; returns once the board is online and its recogniser ready."""
+        self.call(self._make_bridge)
+        self._up(timeout)
+
+    @property
+    def bridge_running(self):
+        return self.bridge is not None and not self.bridge.stopped.is_set()
+
     def stop(self):
         if self.loop is not None and self.loop.is_running():
-            async def down():
-                if self.pipeline is not None:
-                    await self.pipeline.stop()
-                if self.bridge is not None and not self.bridge.stopped.is_set():
-                    await self.bridge.stop()
             try:
-                self.call(down, timeout=20)
+                self.call(self._down, timeout=20)
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self.thread.join(10)
@@ -195,7 +242,7 @@ class Stage:
             self.twin.stop()
 
     def __enter__(self):
-        return self.start() if self.twin is None else self
+        return self.start() if self.loop is None else self
 
     def __exit__(self, *exc):
         self.stop()
@@ -231,11 +278,45 @@ class Stage:
         with self._lock:
             return list(self.steps[mark:])
 
+    def event_mark(self):
+        with self._lock:
+            return len(self.events)
+
+    def wait_event(self, kind, timeout=10.0, after=0, where=None):
+        """The first link event of this kind (and matching `where(data)`) from the
+        bridge at or after position `after` in `events`: {"kind", "time", "data"}."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for e in self.events[after:]:
+                    if e["kind"] == kind and (where is None or where(e["data"])):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = ", ".join(e["kind"] for e in self.events[after:]) or "nothing"
+                    raise AssertionError(f"no {kind!r} link event within {timeout:g} s (the bridge saw: {seen})")
+                self._new_step.wait(left)
+
+    def events_since(self, mark):
+        with self._lock:
+            return list(self.events[mark:])
+
+    def board_info(self, timeout=5.0):
+        """The board's own report over the link (`info`): firmware, and its heap after a
+        collection (heap: what the app can use; mem_free: of which free)."""
+        device = self.bridge.device(self.board_name)
+        return self.call(device.device_info(), timeout=timeout)
+
     # -- acting on the board, as a person would
 
     @property
     def world(self):
-        return self.twin.world
+        if self.twin is not None:
+            return self.twin.world
+        if self.rig_world is None:
+            raise PocketError("this real board has no rig to act on it or watch it",
+                              hint="give the stage a world from the rig, or mark the test needs(...)")
+        return self.rig_world
 
     def speech(self, text):
         """16 kHz speech of `text` in the mic's voice, without silence around it."""
@@ -269,12 +350,17 @@ class Stage:
 
     def _wait_mic(self, timeout):
         deadline = time.monotonic() + timeout
-        while self.twin.control("world")["mic"]["playing"]:
+        while self._mic_playing():
             if time.monotonic() > deadline:
                 self.world.mic_stop()
                 raise PocketError(f"the mic was still playing after {timeout:g} s")
             time.sleep(0.003)
         return time.time()
+
+    def _mic_playing(self):
+        if self.twin is not None:
+            return self.twin.control("world")["mic"]["playing"]
+        return self.world.state()["mic"]["playing"]
 
     def say_hands_free(self, request, wake_phrase="hey pocket", pause=0.5, wait_s=1.2, timeout=20.0):
         """The wake phrase, a pause, then the request, with no button. If the board has not
@@ -324,6 +410,8 @@ class Stage:
         if seen is None:
             t, s = self.wait_screen(want, timeout=3, body=True)
             seen = (t, s, self.pixels())
+        if self.artifacts is not None:
+            self.snap("confirm" if step["step"] == "confirm" else "answer", rows=seen[2])
         return Turn(u, self.steps_since(self._said), *seen, start=self._said)
 
     @staticmethod
@@ -373,6 +461,14 @@ class Stage:
         Image.fromarray(px).resize((px.shape[1] * scale, px.shape[0] * scale), Image.NEAREST).save(path)
         return Path(path)
 
+    def snap(self, label, rows=None):
+        """Save the screen (or these pixels) as display-NN-label.png in the artifacts folder."""
+        if self.artifacts is None:
+            return None
+        self._snaps += 1
+        path = Path(self.artifacts) / f"display-{self._snaps:02d}-{label}.png"
+        return self.save_png(self.pixels() if rows is None else rows, path)
+
     def snapshot(self, path, scale=2):
         self.world.display_png(str(path), scale=scale)
         return Path(path)
@@ -409,6 +505,10 @@ class Stage:
             time.sleep(POLL_S)
         return frames
 
+    def record_screens(self, period=0.02):
+        """A ScreenRecorder: every change of the screen, with its time, while it runs."""
+        return ScreenRecorder(self, period)
+
     def outbox(self):
         store = self.pipeline.store
 
@@ -422,3 +522,58 @@ class Stage:
         async def read():
             return [dict(r) for r in store.actions(self.board_name)]
         return self.call(read)
+
+
+class ScreenRecorder:
+    """Watches the screen from a thread of its own, so a test can act meanwhile.
+
+        with stage.record_screens() as rec:
+            stage.say(...)
+        rec.bodies()  # what the screen showed below its status bar, in order
+    """
+
+    def __init__(self, stage, period=0.02):
+        self.stage = stage
+        self.period = period
+        self.frames = []  # (time.time(), rows), one per change
+        self._stop = threading.Event()
+        self._thread = None
+        self.error = None
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, name="screen recorder", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+        rows = self.stage.pixels()  # the last screen, which the thread may not have polled yet
+        if not self.frames or rows != self.frames[-1][1]:
+            self.frames.append((time.time(), rows))
+
+    def _run(self):
+        last = None
+        while not self._stop.is_set():
+            t0 = time.time()
+            try:
+                rows = self.stage.pixels()
+            except PocketError as exc:  # the board restarting: its panel is not there a moment
+                self.error = exc
+                rows = last
+            if rows != last:
+                self.frames.append(((t0 + time.time()) / 2, rows))
+                last = rows
+            self._stop.wait(self.period)
+
+    def screens(self):
+        return [(t, display.read(rows)) for t, rows in self.frames]
+
+    def bodies(self):
+        """The screen's body (below the status bar) at each change, repeats folded."""
+        out = []
+        for _, s in self.screens():
+            body = " ".join(s.body.split())
+            if not out or out[-1] != body:
+                out.append(body)
+        return out

@@ -289,7 +289,8 @@ class LinkHost:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; {self.summary()}")
 
     def wait_up(self, timeout=20.0):
-        self.run_until(lambda: self.ep.up, timeout, "the link to come up")
+        """Wait for the session and the board's first heartbeat (its counters)."""
+        self.run_until(lambda: self.ep.up and self.ep.peer_uptime, timeout, "the link to come up")
         return self.ep.peer
 
     def run_for(self, seconds):
@@ -315,12 +316,15 @@ class LinkHost:
     def request(self, name, *values, reply, timeout=5.0):
         """Send a request and wait for its answer (or an `error` naming it)."""
         link = self.link
+        start, session = len(self.got), self.links_up
         seq = self.send(name, *values)
         want = (link.type_of(reply), link.ERROR)
         found = []
 
         def answered():
-            found[:] = [(e, v) for (_ms, e, v) in self.got if e in want and v and v[0] == seq]
+            if self.links_up != session:  # ids start again from 0 in a new session
+                raise AssertionError(f"the session restarted while waiting for {reply} to {name}; {self.summary()}")
+            found[:] = [(e, v) for (_ms, e, v) in self.got[start:] if e in want and v and v[0] == seq]
             return bool(found)
 
         self.run_until(answered, timeout, f"{reply} to {name} (id {seq})")

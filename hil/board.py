@@ -154,6 +154,27 @@ class BoardUnderTest:
             return False
         return self._wait_port(10) and self._raw_repl_reachable(soft_reset=True)
 
+    def power_cut(self, off_s=1.0):
+        """Cut the board's power with no warning and restore it; returns once the
+        port is back (the board then boots as at power-up: main.py runs)."""
+        if self.twin:
+            before = self.twin.status()["boots"]
+            self.twin.control("power_cut")
+            self.twin.wait_port(timeout=self.timeout * 2, boots=before)
+            return
+        if not self.uhubctl:
+            raise InfrastructureError(f"cutting {self.name}'s power needs --uhubctl LOCATION:PORT")
+        location, hub_port = self.uhubctl
+        for action in ("off", "on"):
+            proc = subprocess.run(["uhubctl", "-l", location, "-p", hub_port, "-a", action],
+                                  capture_output=True, timeout=30)
+            if proc.returncode != 0:
+                raise InfrastructureError(f"uhubctl -a {action} failed: {proc.stderr.decode(errors='replace')}")
+            if action == "off":
+                time.sleep(off_s)  # long enough for the board's capacitors to drain
+        if not self._wait_port(10):
+            raise InfrastructureError(f"{self.name} did not come back on {self.port} after a power cycle")
+
     def close(self):
         if self.twin:
             self.twin.stop()

@@ -516,6 +516,14 @@ class Stage:
             return [dict(r) for r in store.outbox(self.board_name)]
         return self.call(read)
 
+    def pending(self):
+        """What the bridge holds for the board and sends it at each link up: [(kind, id, payload)]."""
+        session = self.session
+
+        async def read():
+            return [tuple(r) for r in session.store.items(session.name)]
+        return self.call(read)
+
     def actions(self):
         store = self.pipeline.store
 

@@ -32,7 +32,7 @@ def pytest_addoption(parser):
     g.addoption("--uhubctl", default=None, help="LOCATION:PORT of the USB hub port that powers the real board")
     g.addoption("--hil-artifacts", default="artifacts/hil", help="where serial logs, snapshots and JUnit XML go")
     g.addoption("--hil-full", action="store_true", help="run the full suite, not only the fast subset")
-    g.addoption("--soak", type=int, default=5, help="cycles of the soak test (CI uses a short run)")
+    g.addoption("--soak", type=int, default=2, help="wake -> answer cycles of the soak test (CI's short run: 2)")
     g.addoption("--hil-timeout", type=float, default=5.0, help="seconds each step of a reset may take")
 
 
@@ -59,6 +59,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("hil_full") and not full:
             item.add_marker(pytest.mark.skip(reason="part of the full HIL suite: run with --hil-full"))
+        if "device" in getattr(item, "fixturenames", ()):
+            _skip_device_test(config, item)
+
+
+def _skip_device_test(config, item):
+    """A whole-device test that needs what the board lacks is skipped before its device starts."""
+    real = config.getoption("--port") or config.getoption("--board-serial")
+    have = {c.strip() for c in config.getoption("--rig").split(",") if c.strip()} if real else TWIN_CAPABILITIES
+    for mark in item.iter_markers("needs"):
+        missing = set(mark.args) - have
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs {', '.join(sorted(missing))}, which {'this rig' if real else 'the twin'} lacks"))
+            return
 
 
 @pytest.fixture(scope="session")
@@ -206,8 +220,7 @@ def device(hil_device, request, record_property):
     moments (stage.snap, and each answer converse() waits for), display-end.png, speaker.wav,
     the pipeline's steps (steps.jsonl), the link events (link.jsonl) and the bridge's log
     lines for the board during the test (bridge.log)."""
-    stage = hil_device
-    _skip_unless_capable(request, stage.capabilities, stage.twin is not None)
+    stage = hil_device  # tests that need what the rig lacks were skipped at collection
     folder = _test_folder(request, stage.board)
     if not stage.bridge_running:  # a test that stopped the host and failed before bringing it back
         stage.start_bridge()

@@ -2,12 +2,11 @@
 board's mic, the real firmware streaming it over the link, the bridge's pipeline hearing it
 and running a tool, the answer on the board's screen and out of its speaker."""
 
-import wave
-
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.hil, pytest.mark.needs("audio_in", "display")]
+# The fast subset's push-to-talk flow (test_app_flows.py) asks for the temperature too.
+pytestmark = [pytest.mark.hil, pytest.mark.hil_full, pytest.mark.needs("audio_in", "display")]
 
 
 def speaker_peak(device):

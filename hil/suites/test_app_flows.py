@@ -119,6 +119,7 @@ def barge_in(device, record_property):
     return went_on_ms, listening_ms, device.wait_step("spoken", after=turn.start)
 
 
+@pytest.mark.hil_full
 @pytest.mark.needs("button", "audio_in", "audio_out", "display")
 def test_barge_in_stops_the_answer_and_listens(device, record_property):
     went_on_ms, listening_ms, spoken = barge_in(device, record_property)
@@ -135,6 +136,7 @@ def test_barge_in_cuts_the_answer_within_half_a_second(device, record_property):
     assert went_on_ms <= 500, f"the speaker went on {went_on_ms} ms after the press (Listening after {listening_ms} ms)"
 
 
+@pytest.mark.hil_full
 @pytest.mark.needs("audio_in", "display")
 def test_the_wake_word_then_silence_times_out_back_to_idle(device):
     mark = device.mark()

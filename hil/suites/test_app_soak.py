@@ -1,0 +1,48 @@
+"""The soak: N wake -> answer cycles (N = --soak; CI runs a short one), every cycle answered
+and the board's heap flat. The heap is the board's own report over the link (`info`: free
+bytes after a collection), read after a first cycle (what the app allocates once, on first
+use, is not a leak) and after the last."""
+
+import pytest
+
+pytestmark = [pytest.mark.hil, pytest.mark.needs("audio_in", "display")]
+
+# The heap may end lower than it started by at most this much: the board's heap after a
+# collection moves by a few hundred bytes between two idle moments (link buffers, the
+# scheduler's queue); a leak of even 16 bytes a cycle shows over bench/hil.py's 200 cycles.
+HEAP_SLACK = 2048
+
+
+def cycle(device):
+    """One wake -> answer cycle; returns the Turn, or raises AssertionError."""
+    turn = device.converse("what's the temperature", hands_free=True, until=("shown",))
+    assert turn.screen.shows("It is 21.5 C inside.", body=True), turn.screen.text
+    device.wait_idle(timeout=20)
+    return turn
+
+
+def test_wake_answer_cycles_with_the_heap_flat(device, record_property, request):
+    n = request.config.getoption("--soak")
+    assert n >= 1
+    first = cycle(device)
+    start = device.board_info()
+    turns = [first]
+    failures = []
+    for i in range(1, n):
+        try:
+            turns.append(cycle(device))
+        except AssertionError as exc:
+            failures.append(f"cycle {i + 1}: {exc}")
+            device.wait_idle(timeout=30)
+    end = device.board_info()
+    woke = sum(t.utterance.mode == "wake word" for t in turns)
+    ms = sorted(t.screen_ms for t in turns)
+    record_property("soak_cycles", n)
+    record_property("soak_answered", len(turns))
+    record_property("soak_woke_by_wake_word", woke)
+    record_property("soak_screen_ms_median", ms[len(ms) // 2])
+    record_property("heap_free_start", start["mem_free"])
+    record_property("heap_free_end", end["mem_free"])
+    assert failures == [], failures
+    assert woke == n, f"the wake word woke the board in {woke} of {n} cycles"
+    assert end["mem_free"] >= start["mem_free"] - HEAP_SLACK, (start, end)

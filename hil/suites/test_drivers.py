@@ -238,9 +238,9 @@ out()
         got = np.frombuffer(w.readframes(w.getnframes()), "<i2")
     loud = np.flatnonzero(np.abs(got) > 1000)
     assert len(loud) > 0.48 * rate, f"the amplifier played {len(loud)} of {rate // 2} samples of the tone"
-    seg = got[loud[0]:loud[-1] + 1]
+    seg = got[loud[0]:loud[-1] + 1]  # may hold underflow silence when the host starves the twin's VM
     assert abs(dominant_hz(seg, rate) - 500) < 10
-    assert abs(np.mean(np.abs(seg)) - 8000) < 400  # full volume: a square wave of +-8000
+    assert np.median(np.abs(got[loud])) == 8000  # full volume: a square wave of +-8000
 
 
 # ---- buttons ----

@@ -35,30 +35,38 @@ def pct(sorted_ms, p):
 
 
 def suite(full):
-    """Wall time of `pytest hil/suites` (both boards' twins) and of each app suite file in it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        junit = Path(tmp) / "hil.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "hil/suites",
-               f"--junitxml={junit}", f"--hil-artifacts={tmp}/art"] + (["--hil-full"] if full else [])
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
-        per_file = {}
-        if junit.exists():
-            import xml.etree.ElementTree as ET
+    """Wall time of `pytest hil/suites` (both boards' twins) and of each suite file in it (from
+    the JUnit report, set-up included: a file's first test pays for starting its Stage)."""
+    out = ROOT / "artifacts" / "hil-bench"  # git-ignored
+    out.mkdir(parents=True, exist_ok=True)
+    name = "full" if full else "fast"
+    junit = out / f"{name}.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "hil/suites",
+           f"--junitxml={junit}", f"--hil-artifacts={out}/{name}"] + (["--hil-full"] if full else [])
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    (out / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    tail = lines[-1] if lines else proc.stderr[-300:]
+    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+    per_file = {}
+    if junit.exists():
+        import xml.etree.ElementTree as ET
 
-            for case in ET.parse(junit).iter("testcase"):
-                f = case.get("classname", "").split(".")[-1]
-                per_file[f] = per_file.get(f, 0.0) + float(case.get("time", 0))
-    return wall, tail, per_file
+        for case in ET.parse(junit).iter("testcase"):
+            f = case.get("classname", "").split(".")[-1]
+            per_file[f] = per_file.get(f, 0.0) + float(case.get("time", 0))
+    return wall, tail, per_file, failed
 
 
 def run_suite():
     print("== HIL suite wall time (hil/suites, both boards' twins; this machine is shared)")
     for full in (False, True):
-        wall, tail, per_file = suite(full)
+        wall, tail, per_file, failed = suite(full)
         print(f"{'--hil-full' if full else 'fast subset':12} {wall:7.1f} s   {tail}")
+        for line in failed:
+            print(f"{'':14} {line[:160]}")
         app = sum(v for k, v in per_file.items() if k.startswith("test_app_"))
         others = sum(v for k, v in per_file.items() if not k.startswith("test_app_"))
         print(f"{'':12} app suites (test_app_*) {app:6.1f} s in tests, other suites {others:6.1f} s; "

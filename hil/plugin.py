@@ -174,6 +174,8 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.write_line(f"{'board':18} {'passed':>6} {'failed':>6} {'skipped':>7} {'infra':>6} {'seconds':>8}  resets")
     for name, s in sorted(summary.items()):
         resets = ", ".join(f"{k} x{v}" for k, v in sorted(s["reset"].items()))
+        if s.get("start"):
+            resets += (", " if resets else "") + f"device started in {s['start']:.1f} s"
         tr.write_line(f"{name:18} {s.get('passed', 0):6} {s.get('failed', 0):6} {s.get('skipped', 0):7} "
                       f"{s.get('infrastructure', 0):6} {s.get('seconds', 0.0):8.1f}  {resets}")
 

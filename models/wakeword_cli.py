@@ -4,6 +4,10 @@ import json
 import os
 import sys
 
+# The keys of models/wakeword/specaug.AUGMENTS, spelled out so `pocket --help`
+# does not import numpy (a test checks the two agree).
+AUG_CHOICES = ("mask", "all")
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -35,6 +39,10 @@ def register(subparsers):
     t.add_argument("--out", default=None, help="output .pwm (default: PHRASE.pwm in the current directory)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--steps", type=int, default=5000, help="float training steps (then 30%% more, quantized)")
+    t.add_argument("--aug", choices=AUG_CHOICES, default="mask",
+                   help="feature augmentation drawn for every training batch: 'mask' (the default) is "
+                        "spectral masking alone; 'all' adds a vocal-tract warp of the mel axis, a random "
+                        "equaliser and a band limit (scored worse on held-out audio, see docs/wakeword.md)")
     t.add_argument("--force", action="store_true", help="export even if the validation gate fails")
     t.set_defaults(func=_train)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -68,5 +76,5 @@ def _train(args):
 
     out = args.out or (args.phrase.strip().lower().replace(" ", "_") + ".pwm")
     train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,
-                qat_steps=int(args.steps * 0.3), force=args.force)
+                qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug)
     return 0

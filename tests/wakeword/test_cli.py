@@ -81,3 +81,22 @@ def test_errors_are_clear(capsys, clips, tmp_path):
     assert code == 2 and "truncated" in err
     code, _, err = _run(capsys, "detect", "--threshold", "1.5", str(clips["pos0"]))
     assert code == 2 and "threshold" in err
+
+
+def test_train_refuses_an_unknown_augmentation_before_any_work(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("POCKET_WAKEWORD_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "m.pwm"
+    with pytest.raises(SystemExit) as exc:
+        main(["wakeword", "train", "--aug", "warp", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "--aug: invalid choice: 'warp'" in err and "'mask'" in err and "'all'" in err
+    assert "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_train_offers_exactly_the_trainings_augmentations():
+    from pocket_agent.models import wakeword_cli
+    from pocket_agent.models.wakeword import specaug
+
+    assert set(wakeword_cli.AUG_CHOICES) == set(specaug.AUGMENTS)

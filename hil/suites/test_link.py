@@ -244,12 +244,7 @@ def test_lost_audio_chunks_are_counted(board, app):
     assert lost1 - lost0 == 2
 
 
-# ---- the wire stays safe for the REPL's tools ----
-
-
-@pytest.mark.needs("button", "audio_in")
-def test_app_frames_never_carry_repl_control_bytes(board, app, stimulus, tmp_path):
-    # Push-to-talk with noise in the mic: ADPCM audio is the most varied traffic there is.
+def _noise_into_mic(stimulus, tmp_path, seconds=1):
     import wave
 
     rng = np.random.default_rng(3)
@@ -257,8 +252,37 @@ def test_app_frames_never_carry_repl_control_bytes(board, app, stimulus, tmp_pat
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(16000)
-        w.writeframes(rng.integers(-12000, 12000, 16000).astype("<i2").tobytes())
+        w.writeframes(rng.integers(-12000, 12000, 16000 * seconds).astype("<i2").tobytes())
     stimulus.mic_play(tmp_path / "noise.wav", loop=True)
+
+
+@pytest.mark.hil_full
+@pytest.mark.needs("button", "audio_in")
+def test_audio_lost_on_the_way_to_the_host_is_counted(board, app, stimulus, tmp_path):
+    if not board.twin:
+        pytest.skip("a lossy wire is the twin supervisor's fault injection")
+    _noise_into_mic(stimulus, tmp_path)
+    end_t = link.type_of("audio_end")
+    board.twin.control("faults", to_host={"drop_rate": 0.0005})  # about one chunk in four
+    try:
+        stimulus.press("button", ms=1500)  # push-to-talk: the board streams its mic
+        app.run_until(lambda: any(e == end_t for (_ms, e, _v) in app.got), 15, "the board's mic stream to end")
+    finally:
+        board.twin.control("faults", clear=True)
+        stimulus.mic_stop()
+    stream, sent, _reason = app.named("audio_end")[-1]
+    received = sum(1 for (_ms, e, v) in app.got if e == link.AUDIO_CHUNK and v[0] == stream)
+    assert sent > received > 0, (sent, received)
+    assert app.ep.lost_chunks == sent - received
+
+
+# ---- the wire stays safe for the REPL's tools ----
+
+
+@pytest.mark.needs("button", "audio_in")
+def test_app_frames_never_carry_repl_control_bytes(board, app, stimulus, tmp_path):
+    # Push-to-talk with noise in the mic: ADPCM audio is the most varied traffic there is.
+    _noise_into_mic(stimulus, tmp_path)
     start = len(app.rx)
     for sensor in (0, 1, 2):
         app.request("sensor_read", sensor, reply="sensor_value")

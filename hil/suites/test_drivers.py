@@ -142,6 +142,7 @@ out(who=who[0], v=list(imu.read()))
     assert max(abs(x) for x in r["v"][3:]) < 500  # at rest: under 5 deg/s
 
 
+@pytest.mark.hil_full
 @pytest.mark.needs("motion")
 def test_mpu6050_follows_a_tilt(board, stimulus):
     try:

@@ -177,6 +177,7 @@ def test_reliable_messages_are_retransmitted_until_acknowledged_and_delivered_on
     assert [v[0] for (_ms, e, v) in app.got if e == info_t] == [rid]
 
 
+@pytest.mark.hil_full
 def test_control_messages_are_acknowledged(board, app):
     for k in range(12):
         app.send("led", 0, 10 * k, 0, 1, 1000)

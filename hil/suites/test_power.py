@@ -82,7 +82,7 @@ def after_reboot(board):
     return logs, text, listing
 
 
-@pytest.mark.parametrize("cuts", [3, pytest.param(12, marks=pytest.mark.hil_full)])
+@pytest.mark.parametrize("cuts", [2, pytest.param(12, marks=pytest.mark.hil_full)])
 def test_a_power_cut_during_a_settings_write_leaves_the_old_or_the_new_settings(board, cuts):
     rng = random.Random(cuts)
     for k in range(cuts):

@@ -70,8 +70,8 @@ def test_push_to_talk_goes_listening_thinking_responding_idle(device):
 
 
 def barge_in(device, record_property):
-    """Ask for the temperature; once its answer is heard from the speaker, press and hold
-    the button. Returns (ms the speaker went on after the press, ms until the screen said
+    """Ask for the temperature; once the host has sent all of its answer and it is heard
+    from the speaker, press and hold the button. Returns (ms the speaker went on after the press, ms until the screen said
     Listening, the answer's spoken step)."""
     import numpy as np
 
@@ -84,6 +84,7 @@ def barge_in(device, record_property):
             f.seek(max(offset, 44))
             return np.abs(np.frombuffer(f.read(), "<i2").astype(np.int32))
 
+    spoken = device.wait_step("spoken", after=turn.start, timeout=20)  # the host has sent all of it
     deadline = time.monotonic() + 10
     while played(speaker.stat().st_size - 1600).max(initial=0) < 1000 and time.monotonic() < deadline:
         time.sleep(0.02)  # until the answer is heard from the speaker
@@ -116,7 +117,7 @@ def barge_in(device, record_property):
     record_property("barge_in_speaker_went_on_ms", went_on_ms)
     record_property("barge_in_listening_ms", listening_ms)
     assert stopped["data"]["stream"] >= 0
-    return went_on_ms, listening_ms, device.wait_step("spoken", after=turn.start)
+    return went_on_ms, listening_ms, spoken
 
 
 @pytest.mark.hil_full

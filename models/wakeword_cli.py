@@ -43,6 +43,12 @@ def register(subparsers):
                    help="feature augmentation drawn for every training batch: 'mask' (the default) is "
                         "spectral masking alone; 'all' adds a vocal-tract warp of the mel axis, a random "
                         "equaliser and a band limit (scored worse on held-out audio, see docs/wakeword.md)")
+    t.add_argument("--extra-speakers", action="store_true",
+                   help="also train on the extra espeak-ng languages and variants and festival's NSK voices "
+                        "(not the default: scored worse on held-out audio)")
+    t.add_argument("--pick-smoothing", action="store_true",
+                   help="pick the detector's smoothing window (1-8 frames) on the validation voices "
+                        "instead of 3 frames")
     t.add_argument("--force", action="store_true", help="export even if the validation gate fails")
     t.set_defaults(func=_train)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -76,5 +82,6 @@ def _train(args):
 
     out = args.out or (args.phrase.strip().lower().replace(" ", "_") + ".pwm")
     train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,
-                qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug)
+                qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug,
+                extra_speakers=args.extra_speakers, smoothing=None if args.pick_smoothing else 3)
     return 0

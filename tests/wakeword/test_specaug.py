@@ -43,14 +43,25 @@ def test_warp_table_is_identity_at_one_and_moves_bands_by_the_factor():
 
 
 def test_mask_sets_whole_bands_to_the_frame_mean():
-    x = np.random.default_rng(6).integers(0, 256, (30, 12, N_MEL)).astype(np.uint8)
+    x = np.random.default_rng(6).integers(0, 256, (60, 12, N_MEL)).astype(np.uint8)
     y = specaug.mask(np.random.default_rng(7), x, p=1.0)
-    frame_mean = x.mean(axis=2).astype(np.uint8)  # (B, T)
+    second = 0
     for b in range(len(x)):
         changed = np.flatnonzero((y[b] != x[b]).any(axis=0))
-        assert 1 <= len(changed) <= 8
+        assert 1 <= len(changed) <= 8 and changed.max() < N_MEL - 1  # the top band is never masked
+        first = x[b].mean(axis=1).astype(np.uint8)
+        # a second run takes the mean of the frame after the first run (1-4 bands)
+        after = set()
+        for w in range(1, 5):
+            for f0 in range(N_MEL - w):
+                once = x[b].copy()
+                once[:, f0:f0 + w] = first[:, None]
+                after.add(once.mean(axis=1).astype(np.uint8).tobytes())
         for f in changed:
-            assert np.array_equal(y[b, :, f], frame_mean[b])
+            band = y[b, :, f]
+            assert np.array_equal(band, first) or band.tobytes() in after, (b, f)
+            second += not np.array_equal(band, first)
+    assert second > 0  # both kinds of run were drawn
 
 
 def test_every_training_choice_keeps_shape_and_dtype():

@@ -376,11 +376,24 @@ class Stage:
         except AssertionError:
             self.world.mic_stop()
             self._wait_mic(5)
+            self._settle_late_wake()
             u = self.say(f"{wake_phrase}, {request}", timeout=timeout)
             u.mode = "push-to-talk (wake word missed)"
             return u
         ended = self._wait_mic(timeout)
         return Utterance(request, len(pcm) / 32000, started, ended, None, mode="wake word")
+
+    def _settle_late_wake(self):
+        """If the board woke after all (later than we waited), let that turn end and the
+        board go back to idle before pressing: a press now would land in it."""
+        if not any(e["step"] == "listening" for e in self.steps_since(self._said)):
+            return
+        deadline = time.monotonic() + 20
+        while not any(e["step"] in ("broken_off", "reply", "error") for e in self.steps_since(self._said)):
+            if time.monotonic() > deadline:
+                raise AssertionError("the board woke late and its turn did not end within 20 s")
+            time.sleep(0.02)
+        self.wait_idle()
 
     def converse(self, request, hands_free=True, until=("shown", "confirm"), timeout=30.0):
         """Say a request and watch the screen until the pipeline shows an answer (or asks to

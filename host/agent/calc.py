@@ -157,6 +157,11 @@ def _unit(name):
     return UNITS[name]
 
 
+def same_unit(a, b):
+    """Do two unit names mean the same unit ('mile', 'miles')?"""
+    return _unit(a) == _unit(b)
+
+
 def convert(amount, from_unit, to_unit):
     """convert(10, 'miles', 'kilometers') -> (16.09344, 'miles', 'kilometers')."""
     dim_a, fa, name_a = _unit(from_unit)

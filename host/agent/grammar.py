@@ -217,6 +217,10 @@ class Grammar:
         self._trees = [(name, t, _parse_template(t)) for name, templates in intents for t in templates]
         self._compiled = [(name, t, re.compile(_regex(tree))) for name, t, tree in self._trees]
 
+    def templates(self):
+        """(intent, template text, parsed tree) for every template, in order."""
+        return list(self._trees)
+
     def parse(self, text):
         """Text -> Intent, or None when no template matches. Slot values are converted."""
         norm = normalize(text)
@@ -230,6 +234,8 @@ class Grammar:
                 slots = {k: _convert(k, v) for k, v in m.groupdict().items() if v is not None}
             except ValueError:
                 continue
+            if name == "convert" and calc.same_unit(slots["source"], slots["target"]):
+                continue  # "five miles in miles" is no request (and a recogniser's likely mishearing)
             return Intent(name, slots, norm)
         return None
 
@@ -237,11 +243,13 @@ class Grammar:
         """Expand every template into example sentences, as the recogniser will hear them."""
         rng = random.Random(seed)
         out = []
-        for _, _, tree in self._trees:
+        for name, _, tree in self._trees:
             seen = set()
             for _ in range(per_template):
                 words = _expand(tree, rng, sample_slot)
                 seen.add(" ".join(words))
+            if name == "convert":  # units drawn apart may be one unit twice: no request
+                seen = {s for s in seen if self.parse(s) is not None}
             out.extend(sorted(seen))
         return out
 

@@ -180,16 +180,17 @@ def parse_clock(text):
     if words and words[-1] == "o'clock":
         words = words[:-1]
     minute = 0
-    if len(words) >= 3 and words[1] in ("past", "after", "to", "till", "before"):
-        head = " ".join(words[:words.index(words[1])])
-        hour = _hour(" ".join(words[2:]))
+    relation = next((i for i, w in enumerate(words) if w in ("past", "after", "to", "till", "before")), 0)
+    if relation and relation < len(words) - 1:  # "a quarter past seven", "twenty five to eight"
+        head = " ".join(words[:relation])
+        hour = _hour(" ".join(words[relation + 1:]))
         if head in ("quarter", "a quarter"):
             offset = 15
         elif head == "half":
             offset = 30
         else:
             offset = int(parse_number(head.replace(" minutes", "").replace(" minute", "")))
-        if words[1] in ("past", "after"):
+        if words[relation] in ("past", "after"):
             minute = offset
         else:
             hour, minute = (hour - 1) % 12 or 12, 60 - offset

@@ -28,7 +28,8 @@ def test_durations(text, seconds):
 @pytest.mark.parametrize("text,clock", [
     ("seven thirty pm", (19, 30, "pm")), ("7:05", (7, 5, None)), ("noon", (12, 0, "pm")),
     ("half past seven", (7, 30, None)), ("quarter to eight", (7, 45, None)), ("seven oh five p.m.", (19, 5, "pm")),
-    ("19:30", (19, 30, "pm")), ("ten o'clock", (10, 0, None)), ("twelve am", (0, 0, "am"))])
+    ("19:30", (19, 30, "pm")), ("ten o'clock", (10, 0, None)), ("twelve am", (0, 0, "am")),
+    ("a quarter past seven", (7, 15, None)), ("twenty five to eight", (7, 35, None))])
 def test_clock_times(text, clock):
     assert numbers.parse_clock(text) == clock
 
@@ -45,6 +46,11 @@ def test_sums_follow_precedence():
     for bad in ["ten divided by zero", "plus plus", "seven"]:
         with pytest.raises(ValueError):
             calc.evaluate(bad)
+
+
+def test_a_conversion_to_the_same_unit_is_no_request():
+    assert grammar().parse("convert five miles to kilometers").name == "convert"
+    assert grammar().parse("thirty one mile to miles") is None
 
 
 def test_unit_conversion():

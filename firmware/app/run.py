@@ -99,8 +99,8 @@ class App:
             self.ep.send(link.type_of("log"), (level, text[:1000]))
 
     def keep(self, name, *values):
-        """Send a message the host must get (a confirmation's result, a fired
-        timer): if the outbox is full it waits here and goes out later."""
+        """Send a message the host must get (a reply, a confirmation's result, a
+        fired timer): if the outbox is full it waits here and goes out later."""
         if not self.backlog and self.ep.send(link.type_of(name), values):
             return
         if len(self.backlog) < 16:
@@ -114,7 +114,7 @@ class App:
 
     def reply_error(self, re, code, text, now):
         self.log(2, text)
-        self.ep.send(link.type_of("error"), (re, code, text[:200]), now)
+        self.keep("error", re, code, text[:200])
 
     def mem_free(self):
         return gc.mem_free()

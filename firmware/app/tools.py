@@ -77,7 +77,7 @@ def _text(s):
 
 def info_get(app, v, now):
     total, free = app.heap()
-    app.send("info", app.ep.dec.seq, app.board.get("name", "?"), app.board.get("machine", "?"),
+    app.keep("info", app.ep.dec.seq, app.board.get("name", "?"), app.board.get("machine", "?"),
              app.firmware, total, free, app.width, app.height)
 
 
@@ -150,7 +150,7 @@ def setting_set(app, v, now):
 def sensor_read(app, v, now):
     sensor = v[0]
     status, values = app.read_sensor(sensor)
-    app.send("sensor_value", app.ep.dec.seq, sensor, status, values)
+    app.keep("sensor_value", app.ep.dec.seq, sensor, status, values)
 
 
 def confirm_request(app, v, now):

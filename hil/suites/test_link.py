@@ -341,8 +341,6 @@ def test_the_link_gets_every_message_through_a_lossy_wire(board, app):
 
 
 @pytest.mark.hil_full
-@pytest.mark.xfail(strict=True, reason="firmware: a reply that finds the board's outbox full (6 unacknowledged "
-                   "messages) is dropped, neither queued nor answered with error busy (app/tools.py uses app.send)")
 def test_every_request_is_answered_when_the_board_outbox_fills(board, app):
     app.deaf = True  # no acknowledgements reach the board: its outbox fills with replies
     ids = [app.send("sensor_read", k % 3) for k in range(8)]

@@ -252,7 +252,8 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     if aug not in specaug.AUGMENTS:
         raise PocketError(f"unknown feature augmentation {aug!r}", hint=f"one of {', '.join(specaug.AUGMENTS)}")
     if smoothing is not None and not 1 <= smoothing <= 255:
-        raise PocketError(f"smoothing window {smoothing} is out of range", hint="1..255 frames, or pick it on validation")
+        raise PocketError(f"smoothing window {smoothing} is out of range",
+                          hint="1..255 frames, or None to pick it on validation")
     t0 = time.time()
     phrase = " ".join(phrase.lower().split())
     if not phrase:
@@ -267,7 +268,8 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
             for k in ("pos", "pos_end", "conf", "conf_end"):
                 data[k] = np.concatenate([data[k], xdata[k]])
             neg = neg + xneg
-        log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers; data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
+        log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers; "
+            f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
             f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
         rng = np.random.default_rng(seed)
         params = net.init(rng, channels)

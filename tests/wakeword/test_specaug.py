@@ -109,3 +109,12 @@ def test_unpicked_windows_are_untouched():
     rng = np.random.default_rng(5)
     for f in (specaug.warp, specaug.tilt, specaug.bandlimit, specaug.mask):
         assert np.array_equal(f(rng, x, p=0.0), x)
+
+
+def test_training_refuses_a_smoothing_window_out_of_range(tmp_path):
+    from pocket_agent.errors import PocketError
+    from pocket_agent.models.wakeword import train
+
+    with pytest.raises(PocketError, match="smoothing window 0 is out of range"):
+        train.train("hey pocket", tmp_path / "m.pwm", tmp_path, smoothing=0)
+    assert not list(tmp_path.iterdir())  # refused before any synthesis

@@ -198,6 +198,13 @@ except OSError as e:
     assert out.splitlines() == ["3200 True", "1 True", "True True", "OSError 1"]
 
 
+def test_seconds_of_live_audio_fit_in_one_control_request(board_twin):
+    # 4 s of 16 kHz samples: 171 KB of base64 on one line, past asyncio's 64 KB default
+    st = board_twin.world.mic_feed(np.ones(64000, np.int16))
+    assert st["playing"] and st["seconds_left"] == 4.0
+    board_twin.world.mic_stop()
+
+
 def test_speaker_is_recorded(board_twin, tmp_path):
     spec = bus(board_twin, "tx")
     board_twin.world.speaker_record(tmp_path / "out.wav")

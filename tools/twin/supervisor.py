@@ -39,6 +39,7 @@ REENUMERATE_S = 0.05  # how long the port is gone after a reset
 SOFT_RESET_GRACE_S = 2.0
 SIGINT_REPEAT_S = 0.2  # a second Ctrl-C before the first was handled would kill the unix port
 READ_SIZE = 65536
+CONTROL_LINE_LIMIT = 16 * 1024 * 1024  # a control request may carry seconds of audio (mic_feed) as base64
 
 
 class Faults:
@@ -217,7 +218,8 @@ class Supervisor:
         self.to_host = Wire(self.loop, self._write_host, self._seed + 1, "<")
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(sig, self.stop)
-        server = await asyncio.start_unix_server(self._serve_control, path=str(self.state.control))
+        server = await asyncio.start_unix_server(self._serve_control, path=str(self.state.control),
+                                                 limit=CONTROL_LINE_LIMIT)
         self.world_lock = asyncio.Lock()
         try:
             await self._start_world()
@@ -686,7 +688,7 @@ class Supervisor:
             listener.close()
         self.world_pidfd = os.pidfd_open(self.world.pid)
         self.loop.add_reader(self.world_pidfd, self._world_exited)
-        self.world_conn = await asyncio.open_unix_connection("\0" + self.world_name)
+        self.world_conn = await asyncio.open_unix_connection("\0" + self.world_name, limit=CONTROL_LINE_LIMIT)
         self.world_conn[1].write(b"control\n")
 
     def _world_exited(self):
@@ -754,7 +756,13 @@ class Supervisor:
     async def _serve_control(self, reader, writer):
         try:
             while True:
-                line = await reader.readline()
+                try:
+                    line = await reader.readline()
+                except ValueError:  # a line past the limit: say so, and the connection goes on
+                    writer.write((json.dumps({"ok": False, "error": "request longer than %d bytes" %
+                                              CONTROL_LINE_LIMIT}) + "\n").encode())
+                    await writer.drain()
+                    continue
                 if not line:
                     break
                 try:

@@ -95,7 +95,7 @@ class Pin(umachine.PinBase):
     def init(self, mode=-1, pull=-1, *, value=None, drive=None, alt=None, hold=None):
         if value is not None:
             self._out = 1 if value else 0
-            _w.send(_w.PIN_SET, self._n, self._out)
+            _w.call(_w.PIN_SET, self._n, self._out)
         if mode != -1 or pull != -1:
             if mode != -1 and mode is not None:
                 if mode not in _modes:
@@ -105,7 +105,7 @@ class Pin(umachine.PinBase):
                 if pull not in _pulls:
                     raise ValueError("invalid pull")
                 self._pull = pull
-            _w.send(_w.PIN_MODE, self._n, _modes.get(self._mode, _PM_IN), _pulls.get(getattr(self, "_pull", None), 0))
+            _w.call(_w.PIN_MODE, self._n, _modes.get(self._mode, _PM_IN), _pulls.get(getattr(self, "_pull", None), 0))
 
     def value(self, x=None):
         if x is None:
@@ -114,7 +114,7 @@ class Pin(umachine.PinBase):
             st = _w.call(_w.PIN_GET, self._n, into=_w._status)
             return _w._status[0] if st == 0 else 0
         self._out = 1 if x else 0
-        _w.send(_w.PIN_SET, self._n, self._out)
+        _w.call(_w.PIN_SET, self._n, self._out)
 
     def __call__(self, x=None):
         return self.value(x)

@@ -205,11 +205,11 @@ class World:
         if op == P.PIN_SET:
             self.pins.out[a] = b & 1
             self._pin_written(a, now)
-            return None
+            return bytes((P.ST_OK,))
         if op == P.PIN_MODE:
             self.pins.configure(a, b, c, now)
             self._pin_written(a, now)
-            return None
+            return bytes((P.ST_OK,))
         if op == P.PIN_IRQ:
             self.pins.set_irq(a, b, now)
             return None

@@ -21,8 +21,8 @@ I2C_WRITE_READ = 4  # a=handle, b=addr; payload: n (u16), bytes to write -> repl
 I2C_SCAN = 5  # a=handle -> reply: count, then addresses
 SPI_OPEN = 8  # a=id, payload: sck, mosi, miso -> reply: handle
 SPI_XFER = 9  # a=handle, b=cs pin (255: none held low); payload data -> reply: len bytes read
-PIN_MODE = 16  # a=pin, b=mode (PM_*), c=pull (PULL_*)
-PIN_SET = 17  # a=pin, b=value
+PIN_MODE = 16  # a=pin, b=mode (PM_*), c=pull (PULL_*) -> reply: status
+PIN_SET = 17  # a=pin, b=value -> reply: status
 PIN_GET = 18  # a=pin -> reply: 1 byte
 PIN_IRQ = 19  # a=pin, b=trigger mask (EDGE_*); 0 disables
 BITSTREAM = 20  # a=pin; payload: 4 x u32 timing (ns), then data bytes -> reply: status once sent

@@ -25,8 +25,9 @@ from .audio import Amp, Mic
 from .model import World
 
 _HDR = struct.Struct("<BBBBH")
-# bitstream answers: on a board it returns once the bits are out, so the LED shows them by then
-_NO_REPLY = {P.PIN_SET, P.PIN_MODE, P.PIN_IRQ, P.PWM_SET, P.TIMER, P.WAKE}
+# Pin writes and bitstream answer: on a board the pin (or the LED) has its new state once the
+# call returns, so whoever looks at the world next sees it
+_NO_REPLY = {P.PIN_IRQ, P.PWM_SET, P.TIMER, P.WAKE}
 
 
 def log(msg):

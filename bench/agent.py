@@ -17,6 +17,7 @@ the first reply text handed to the screen. The twin adds the link on top.
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pocket_agent.host.agent import calc  # noqa: E402
 from pocket_agent.host.agent.grammar import grammar, normalize  # noqa: E402
-from pocket_agent.host.agent.session import AgentSession  # noqa: E402
+from pocket_agent.host.agent.session import MIN_CONFIDENCE, AgentSession  # noqa: E402
 from pocket_agent.host.agent.simdevice import SimulatedDevice  # noqa: E402
 from pocket_agent.host.agent.store import Store  # noqa: E402
 from pocket_agent.host.confirm import Confirmer, Keyring  # noqa: E402
@@ -183,7 +184,11 @@ FRESH_NOT_REQUESTS = ["the train leaves at nine in the morning", "could you sing
                       "my sister lives in canada", "what a lovely day it is outside"]
 # For --tune only (never part of the figures): other non-requests.
 TUNING_NOT_REQUESTS = ["who won the football game last night", "please explain how rainbows are made",
-                       "i think we should paint the house green", "can you recommend a good book"]
+                       "i think we should paint the house green", "can you recommend a good book",
+                       "the weather was lovely on our holiday", "do you know any good restaurants nearby",
+                       "i forgot my umbrella at the office", "turn left at the next traffic light"]
+TUNING_BUSY = {"timer_set", "alarm_set", "reminder_add", "note_add", "shopping_add", "message", "calculate",
+               "convert", "volume"}  # intents with slots: two tuning sentences each
 
 
 def wer_counts(ref, hyp):
@@ -296,28 +301,58 @@ def evaluate(engine, voices, limit=None, fresh=False):
     return stats, per_voice, latencies, rtf, failures
 
 
+def tuning_cases():
+    """The tuning set: per tuning voice, one or two grammar sentences per intent (never the bench's or
+    the fresh set's phrasings) and the tuning non-requests; every other case, as the settings were chosen."""
+    held = {normalize(r[0]) for r in REQUESTS + UNSEEN_TEXT + FRESH_REQUESTS}
+    pool = {}
+    for sentence in grammar().sentences(per_template=20, seed=7):
+        if sentence not in held:
+            pool.setdefault(grammar().parse(sentence).name, []).append(sentence)
+    rng = random.Random(5)
+    cases = []
+    for voice in TUNING_VOICES:
+        for name in sorted(pool):
+            for sentence in rng.sample(pool[name], min(len(pool[name]), 2 if name in TUNING_BUSY else 1)):
+                cases.append((voice, sentence, True))
+        cases += [(voice, text, False) for text in TUNING_NOT_REQUESTS]
+    return cases[::2]
+
+
 def tune(engine, limit):
-    """Choose the bias on the tuning voices: requests from the grammar plus non-requests, never the bench's."""
-    rng = random.Random(11)
-    sentences = rng.sample(grammar().sentences(per_template=20, seed=7), limit or 80)
-    cases = [(s, True) for s in sentences] + [(s, False) for s in TUNING_NOT_REQUESTS]
+    """Settings on the tuning voices only: completion with the engine as configured (--garbage), and the
+    commands/dictation bias that applies when no grammar reading wins, swept offline."""
+    cases = tuning_cases()[:limit]
     records = []
-    for n, (text, is_request) in enumerate(cases):
-        voice = TUNING_VOICES[n % len(TUNING_VOICES)]
-        transcript = engine.transcribe(clip(text, voice, 10000 + n), CHUNK_BYTES)
-        records.append((grammar().parse(text) if is_request else None, transcript.details))
-    print("bias  requests_right  non_requests_refused")
-    for bias in (-3000, -1500, -500, 0, 500, 1000, 1500, 2000, 3000, 5000, 1e9):
-        right = refused = 0
-        for want, details in records:
+    for voice, text, is_request in cases:
+        seed = int(hashlib.sha1(f"{voice}|{text}".encode()).hexdigest()[:6], 16)
+        transcript = engine.transcribe(clip(text, voice, seed), CHUNK_BYTES)
+        want = grammar().parse(text) if is_request else None
+        records.append((voice, want, transcript.details))
+    print(f"tuning voices: {', '.join(TUNING_VOICES)}; {len(records)} clips; garbage per phone {engine.garbage}")
+    print("bias   requests_right  non_requests_refused   per voice")
+    for bias in (-1000, -500, 0, 500, 1000, 2000):
+        right = refused = n_req = n_not = 0
+        voices = {}
+        for voice, want, details in records:
             choice = sphinx.decide(details, bias)
-            text = details.get("commands_reading") if choice == "commands" else details.get("dictation", {}).get("text")
+            text = {"grammar": details.get("chosen_reading"), "commands": details.get("commands_reading"),
+                    "dictation": details.get("dictation", {}).get("text")}[choice]
+            if choice == "dictation" and details.get("dictation", {}).get("confidence", 0) < MIN_CONFIDENCE:
+                text = None
             got = grammar().parse(text or "")
             if want is None:
+                n_not += 1
                 refused += got is None
             else:
-                right += got is not None and (got.name, got.slots) == (want.name, want.slots)
-        print(f"{bias:>6.0f}  {right:>3}/{len(sentences)}  {refused:>3}/{len(TUNING_NOT_REQUESTS)}")
+                ok = got is not None and (got.name, got.slots) == (want.name, want.slots)
+                n_req += 1
+                right += ok
+                v = voices.setdefault(voice, [0, 0])
+                v[0] += ok
+                v[1] += 1
+        print(f"{bias:>5.0f}  {right:>3}/{n_req} = {right / max(1, n_req):5.1%}  {refused:>3}/{n_not}   "
+              + " ".join(f"{name}:{v[0]}/{v[1]}" for name, v in voices.items()))
 
 
 def main(argv=None):
@@ -327,10 +362,13 @@ def main(argv=None):
                         help="the second held-out set: FRESH_REQUESTS in FRESH_VOICES")
     parser.add_argument("--limit", type=int, default=None, help="first N requests of each kind")
     parser.add_argument("--tune", action="store_true", help="sweep the bias on the tuning voices")
+    parser.add_argument("--garbage", type=float, default=sphinx.GARBAGE_PER_PHONE,
+                        help="the grammar search's garbage-loop probability per phone (0: no garbage loop)")
+    parser.add_argument("--no-grammar", action="store_true", help="the commands and dictation decoders only")
     parser.add_argument("--show-failures", action="store_true")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    engine = sphinx.PocketSphinxEngine()
+    engine = sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar)
     load_s = time.perf_counter() - t0
     if args.tune:
         tune(engine, args.limit)

@@ -7,6 +7,7 @@ import pytest
 
 from pocket_agent.host.agent.offline import NOT_CAUGHT
 from pocket_agent.host.speech.audio import mic_noise, silence, to_int16
+from pocket_agent.host.speech import sphinx
 from pocket_agent.host.speech.sphinx import PocketSphinxEngine
 from pocket_agent.host.speech.tts import EspeakTTS
 from tests.agent.conftest import Rig
@@ -41,6 +42,60 @@ def test_requests_are_recognised(engine, text):
     heard = engine.transcribe(spoken(text))
     assert heard.text == text and heard.source == "commands"
     assert 0.1 < heard.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", ["what is twenty percent of eighty", "remind me to water the plants in one hour"])
+def test_slot_values_come_from_the_grammar_search(engine, text):
+    heard = engine.transcribe(spoken(text))
+    assert heard.text == text and heard.source == "commands"
+    assert heard.details["chosen"] == "grammar" and heard.details["grammar"]["text"] == text
+    assert {"grammar", "commands", "dictation"} <= set(heard.details)  # each decoder's reading
+
+
+def test_of_two_requests_read_the_one_the_audio_fits_better_wins(engine):
+    heard = engine.transcribe(spoken("set an alarm for six thirty a.m."))
+    assert heard.text == "set an alarm for six thirty a.m."
+    fit = heard.details.get("alignment")
+    if fit:  # the grammar search and the commands decoder read different requests
+        chosen = heard.details["chosen"]
+        assert fit[chosen] == max(fit.values())
+        assert heard.text == (heard.details["grammar"]["text"] if chosen == "grammar"
+                              else heard.details["commands_reading"])
+
+
+def test_a_grammar_reading_is_taken_only_when_the_commands_decoder_heard_some_of_it():
+    whole = {"text": "delete the oldest note", "complete": True}
+    assert sphinx.grammar_wins({"grammar": {**whole, "agreement": 0.25}})
+    assert not sphinx.grammar_wins({"grammar": {**whole, "agreement": 0.0}})  # forced through the grammar
+    assert not sphinx.grammar_wins({"grammar": {**whole, "complete": False, "agreement": 1.0}})  # cut off
+    assert sphinx._agreement("set a timer for two minutes", "set a timer for ten minutes") == pytest.approx(5 / 6)
+    assert sphinx._agreement("two hundred foot to mile", "who won the football game") == 0.0
+    details = {"grammar": {**whole, "agreement": 0.0}, "commands": {"score": -100}, "dictation": {"score": -50},
+               "commands_reading": None}
+    assert sphinx.decide(details, 0.0) == "dictation"
+
+
+def test_the_audio_decides_between_two_readings(engine):
+    """A forced alignment scores how well the utterance fits each reading (the grammar search can
+    lose the better of two close words; the commands decoder may have heard it)."""
+    stream = engine.stream()
+    pcm = spoken("what is seven times eight")
+    for i in range(0, len(pcm), 3200):
+        stream.feed(pcm[i:i + 3200])
+    stream.finish()
+    assert stream.fit("what is seven times eight") > stream.fit("what is two times eight")
+    assert stream.fit("what is seven times eight") > stream.fit("set a timer for ten minutes")
+
+
+def test_a_wake_phrase_before_the_request_is_part_of_the_grammar():
+    from pocket_agent.host.agent import wordgraph
+    from pocket_agent.host.agent.grammar import grammar
+
+    engine = PocketSphinxEngine(lead_in=["hey pocket"], dictation=False,
+                                accept=lambda text: grammar().parse(text.removeprefix("hey pocket ")) is not None)
+    assert engine.grammar_fsg.accept("hey pocket read my notes") and engine.grammar_fsg.accept("read my notes")
+    assert not engine.grammar_fsg.accept("read my notes hey pocket")
+    assert not wordgraph.build().accepts("hey pocket read my notes")  # without a lead-in: no wake phrase
 
 
 def test_decodes_while_audio_arrives(engine):

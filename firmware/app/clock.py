@@ -33,13 +33,19 @@ class Clock:
 
 
 class Timers:
-    """tid -> (due unix s, kind, label). fire() hands back what is due."""
+    """tid -> (due unix s, kind, label). take() hands back what is due."""
 
     def __init__(self, limit=32):
         self.items = {}
         self.limit = limit
+        # Ids that fired lately: a host back from away may sync a timer again before
+        # the board's report of its firing reaches it; it must not ring twice.
+        self.fired = [None] * 8
+        self._next = 0
 
     def set(self, tid, due, kind, label):
+        if tid in self.fired:
+            return
         if tid not in self.items and len(self.items) >= self.limit:
             raise ValueError("too many timers (at most %d)" % self.limit)
         self.items[tid] = (due, kind, label)
@@ -49,6 +55,12 @@ class Timers:
 
     def clear(self):
         self.items.clear()
+
+    def take(self, tid):
+        """Remove a timer that fires now: (due, kind, label)."""
+        self.fired[self._next] = tid
+        self._next = (self._next + 1) % len(self.fired)
+        return self.items.pop(tid)
 
     def due(self, unix):
         """The id of one timer that is due now, or None."""

@@ -325,7 +325,7 @@ class App:
             self.dirty = True
         tid = self.timers.due(unix)
         if tid is not None:
-            due, kind, label = self.timers.items.pop(tid)
+            due, kind, label = self.timers.take(tid)
             v.alarm = label or ("Alarm" if kind == 1 else "Timer")
             if self.playback is not None:
                 self.playback.sound(SOUNDS[3], 100, now)

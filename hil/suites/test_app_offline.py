@@ -53,8 +53,7 @@ def test_the_board_runs_offline_and_the_session_resumes(device):
     assert fired["data"]["at"] <= stopped_at + 25
     device.wait_step("timer_fired", after=0, where=lambda e: e.get("delay_s") is not None and e["delay_s"] > 1)
     assert device.pending() == [], "the fired timer is still pending on the host"
-    if device.screen().shows("TIMER"):  # it rings again after the resync: the xfail below
-        device.press()
+    assert not device.screen().shows("TIMER"), "the timer rang again after the resync"
     device.wait_idle(timeout=10)
     device.snap("online-again")
     turn = device.converse("what's the temperature", hands_free=False, until=("shown",))
@@ -62,9 +61,6 @@ def test_the_board_runs_offline_and_the_session_resumes(device):
 
 
 @pytest.mark.hil_full
-@pytest.mark.xfail(strict=True, reason="a timer that rang while the bridge was away rings again when it returns: "
-                   "the bridge resyncs the timer (still in its store) before the board's kept timer_fired reaches "
-                   "it, and the board, holding it again past due, fires it at once")
 def test_a_timer_that_rang_offline_does_not_ring_again_on_resume(device):
     bridge_device = device.bridge.device(device.board_name)
     device.call(bridge_device.set_timer(4242, 6, "Tea"))

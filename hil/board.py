@@ -17,6 +17,20 @@ from pocket_agent.boards import catalog
 from pocket_agent.tools.twin import launcher
 
 
+# Code sent ahead of a driver test on the board: the deployed main.py builds the part
+# named in /board.json as the app would, and out(...) prints one RESULT line of JSON.
+DRIVER_PRELUDE = """
+import json, time
+import main
+board = main.load_board()
+buses = {}
+def part(name):
+    return main.build_part(main.part(board, name), buses, board)
+def out(**kw):
+    print("RESULT " + json.dumps(kw))
+"""
+
+
 class InfrastructureError(Exception):
     """The bench, not the code under test, failed: a board that no reset brings back."""
 

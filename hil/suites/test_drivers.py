@@ -13,18 +13,11 @@ import wave
 import numpy as np
 import pytest
 
+from pocket_agent.hil.board import DRIVER_PRELUDE
+
 pytestmark = [pytest.mark.hil, pytest.mark.usefixtures("firmware")]
 
-PRELUDE = """
-import json, time
-import main
-board = main.load_board()
-buses = {}
-def part(name):
-    return main.build_part(main.part(board, name), buses, board)
-def out(**kw):
-    print("RESULT " + json.dumps(kw))
-"""
+PRELUDE = DRIVER_PRELUDE
 
 
 def on_board(board, code):

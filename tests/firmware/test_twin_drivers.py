@@ -15,22 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pocket_agent.hil.board import DRIVER_PRELUDE
 from pocket_agent.tools import deploy
 from pocket_agent.tools.twin import launcher
 
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 pytestmark = pytest.mark.slow
 
-PRELUDE = """
-import json, time
-import main
-board = main.load_board()
-buses = {}
-def part(name):
-    return main.build_part(main.part(board, name), buses, board)
-def out(**kw):
-    print("RESULT " + json.dumps(kw))
-"""
+PRELUDE = DRIVER_PRELUDE
 
 
 @pytest.fixture(scope="module", params=["pico2w", "esp32s3-devkitc"])

@@ -262,17 +262,9 @@ class Stage:
     def wait_step(self, step, timeout=20.0, after=None, where=None):
         """The first step of this kind (and matching `where(event)`) at or after `after`."""
         start = self._said if after is None else after
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                for e in self.steps[start:]:
-                    if e["step"] == step and (where is None or where(e)):
-                        return e
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = ", ".join(e["step"] for e in self.steps[start:]) or "nothing"
-                    raise AssertionError(f"no {step!r} step within {timeout:g} s (the pipeline reported: {seen})")
-                self._new_step.wait(left)
+        return self._wait_for(self.steps, start, lambda e: e["step"] == step and (where is None or where(e)),
+                              timeout, f"no {step!r} step within {timeout:g} s (the pipeline reported: {{}})",
+                              lambda e: e["step"])
 
     def steps_since(self, mark):
         with self._lock:
@@ -285,16 +277,22 @@ class Stage:
     def wait_event(self, kind, timeout=10.0, after=0, where=None):
         """The first link event of this kind (and matching `where(data)`) from the
         bridge at or after position `after` in `events`: {"kind", "time", "data"}."""
+        return self._wait_for(self.events, after, lambda e: e["kind"] == kind and (where is None or where(e["data"])),
+                              timeout, f"no {kind!r} link event within {timeout:g} s (the bridge saw: {{}})",
+                              lambda e: e["kind"])
+
+    def _wait_for(self, items, start, match, timeout, failure, name):
+        """The first of items[start:] that matches, waiting for new ones until the deadline;
+        else AssertionError(failure naming what came)."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                for e in self.events[after:]:
-                    if e["kind"] == kind and (where is None or where(e["data"])):
+                for e in items[start:]:
+                    if match(e):
                         return e
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    seen = ", ".join(e["kind"] for e in self.events[after:]) or "nothing"
-                    raise AssertionError(f"no {kind!r} link event within {timeout:g} s (the bridge saw: {seen})")
+                    raise AssertionError(failure.format(", ".join(name(e) for e in items[start:]) or "nothing"))
                 self._new_step.wait(left)
 
     def events_since(self, mark):

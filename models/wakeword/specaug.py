@@ -56,10 +56,14 @@ def _warp_tables():
 _WARP = _warp_tables()
 
 
+def _picked(rng, x, p):
+    """Indices of the windows of x (B, T, F) an augmentation applies to: each with chance p."""
+    return np.flatnonzero(rng.random(x.shape[0]) < p)
+
+
 def warp(rng, x, p=0.6):
     """x (B, T, F) uint8 -> copy with a random vocal-tract warp on a share p of windows."""
-    B = x.shape[0]
-    pick = np.flatnonzero(rng.random(B) < p)
+    pick = _picked(rng, x, p)
     if not len(pick):
         return x
     x = x.copy()
@@ -74,8 +78,7 @@ def warp(rng, x, p=0.6):
 
 def tilt(rng, x, p=0.6, max_db=9.0):
     """A smooth random equaliser curve added to a share p of windows."""
-    B = x.shape[0]
-    pick = np.flatnonzero(rng.random(B) < p)
+    pick = _picked(rng, x, p)
     if not len(pick):
         return x
     x = x.copy()
@@ -93,8 +96,7 @@ def tilt(rng, x, p=0.6, max_db=9.0):
 
 def bandlimit(rng, x, p=0.2):
     """Bands above a random cutoff fall to the window's own floor in each band."""
-    B = x.shape[0]
-    pick = np.flatnonzero(rng.random(B) < p)
+    pick = _picked(rng, x, p)
     if not len(pick):
         return x
     x = x.copy()

@@ -16,13 +16,13 @@ import asyncio
 import tempfile
 import threading
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pocket_agent.errors import PocketError
+from pocket_agent.host.speech.audio import write_wav
 
 from . import display
 
@@ -339,11 +339,7 @@ class Stage:
 
     def _write_wav(self, pcm, name="mic.wav"):
         wav = self.state_dir / name
-        with wave.open(str(wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)
-            w.writeframes(pcm)
+        write_wav(str(wav), pcm)
         return wav
 
     def _wait_mic(self, timeout):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pocket_agent.hil.board import DRIVER_PRELUDE
+from pocket_agent.host.speech.audio import write_wav
 
 pytestmark = [pytest.mark.hil, pytest.mark.usefixtures("firmware")]
 
@@ -178,11 +179,7 @@ def test_inmp441_hears_the_level_and_frequency_played_into_it(board, stimulus, t
     t = np.arange(1600) / 16000  # 100 ms: whole periods, so it loops without a seam
     tone = np.round(amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2")
     path = tmp_path / "tone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(tone.tobytes())
+    write_wav(str(path), tone.tobytes())
     stimulus.mic_play(path, loop=True)
     try:
         r = on_board(board, """

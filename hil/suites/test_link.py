@@ -10,13 +10,13 @@ host that stops listening) and, on a twin, from its supervisor (a lossy wire).""
 import binascii
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pocket_agent.firmware import adpcm, link
+from pocket_agent.host.speech.audio import write_wav
 
 pytestmark = [pytest.mark.hil, pytest.mark.usefixtures("firmware")]
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
@@ -246,14 +246,8 @@ def test_lost_audio_chunks_are_counted(board, app):
 
 
 def _noise_into_mic(stimulus, tmp_path, seconds=1):
-    import wave
-
     rng = np.random.default_rng(3)
-    with wave.open(str(tmp_path / "noise.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(rng.integers(-12000, 12000, 16000 * seconds).astype("<i2").tobytes())
+    write_wav(str(tmp_path / "noise.wav"), rng.integers(-12000, 12000, 16000 * seconds).astype("<i2").tobytes())
     stimulus.mic_play(tmp_path / "noise.wav", loop=True)
 
 

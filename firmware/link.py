@@ -145,12 +145,9 @@ def crc16(buf: ptr8, start: int, end: int) -> int:
 
 
 @micropython.viper
-def _stuff(src: ptr8, n: int, dst: ptr8) -> int:
-    dst[0] = _DLE
-    dst[1] = _SOF
-    j = 2
-    i = 0
-    while i < n:
+def _stuff(src: ptr8, i: int, end: int, dst: ptr8, j: int) -> int:
+    """Stuff src[i:end] into dst from dst[j]; returns where it ended in dst."""
+    while i < end:
         w = int(src[i]) ^ _MASK
         if (w >= 1 and w <= 5) or w == 13 or w == _DLE:
             dst[j] = _DLE
@@ -337,16 +334,22 @@ class Decoder:
 
 
 class Encoder:
-    """Builds frames: the payload goes into body[HEADER:], then seal() writes
-    the header and CRC and stuffs the frame into out. No allocation."""
+    """Builds frames: the payload goes into body[HEADER:]; then emit() writes
+    the header and CRC and sends the stuffed frame through write(out, n), or
+    seal() stuffs it whole into out. No allocation.
+
+    out holds the largest frame (2068 bytes); emit() also works with a
+    smaller out, a piece of (len(out) - 2) // 2 body bytes per write: the
+    board's linkio.Stdio gives it 514 bytes. seal() needs room for the
+    whole frame and makes out that large again if it is not."""
 
     def __init__(self, max_payload=MAX_PAYLOAD):
         self.max_payload = max_payload
         self.body = bytearray(HEADER + max_payload + TRAILER)
         self.out = bytearray(2 + 2 * len(self.body))
 
-    def seal(self, mtype, flags, seq, n):
-        """Frame the n payload bytes in body; returns the frame's length in out."""
+    def _close(self, mtype, flags, seq, n):
+        # header and CRC around the n payload bytes; the body's length
         if n > self.max_payload:
             raise ValueError("payload too long")
         b = self.body
@@ -360,7 +363,31 @@ class Encoder:
         crc = crc16(b, 0, HEADER + n)
         b[HEADER + n] = crc & 0xFF
         b[HEADER + n + 1] = crc >> 8
-        return _stuff(b, HEADER + n + TRAILER, self.out)
+        return HEADER + n + TRAILER
+
+    def seal(self, mtype, flags, seq, n):
+        """Frame the n payload bytes in body; returns the frame's length in out."""
+        end = self._close(mtype, flags, seq, n)
+        if len(self.out) < 2 + 2 * end:
+            self.out = bytearray(2 + 2 * len(self.body))
+        self.out[0] = _DLE
+        self.out[1] = _SOF
+        return _stuff(self.body, 0, end, self.out, 2)
+
+    def emit(self, write, mtype, flags, seq, n):
+        """Frame the n payload bytes in body and write the frame in pieces."""
+        end = self._close(mtype, flags, seq, n)
+        out = self.out
+        out[0] = _DLE
+        out[1] = _SOF
+        step = (len(out) - 2) >> 1
+        j = 2
+        i = 0
+        while i < end:
+            k = i + step if end - i > step else end
+            write(out, _stuff(self.body, i, k, out, j))
+            i = k
+            j = 0
 
 
 def _put(buf, off, value, size, limit):

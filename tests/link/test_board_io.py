@@ -239,3 +239,42 @@ def test_stdio_reads_frames_that_arrive_in_pieces_among_garbage(whole_frames):
     out = proc.stderr.read().decode().split("\n")
     proc.wait(timeout=30)
     assert [int(x) for x in out[0].split()] == list(range(30)) and out[1] == "0"
+
+
+VM_PIECES = """
+import gc, link, linkio
+whole = bytearray()
+pieces = bytearray()
+sizes = [0, 0]  # largest write, writes
+def main():
+    a = linkio.Endpoint(lambda b, n: whole.extend(b[:n]), link.ROLE_BOARD, 1, "b", "f")
+    b = linkio.Endpoint(None, link.ROLE_BOARD, 1, "b", "f")
+    b.enc.out = bytearray(2 + 2 * 256)  # as linkio.Stdio gives the board's endpoint
+    def piece(buf, n):
+        sizes[0] = max(sizes[0], n)
+        sizes[1] += 1
+    b.write = piece
+    a.up = b.up = True
+    for ep in (a, b):
+        ep.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + 1000] = bytes(range(250)) * 4
+    for n in (1, 300, 1000):
+        a.send_audio(1, n, 0, 0, 2 * n, n)
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for n in (1, 300, 1000):
+        b.send_audio(1, n, 0, 0, 2 * n, n)
+    a1 = gc.mem_alloc()
+    b.write = lambda buf, n: pieces.extend(buf[:n])
+    b.tx_seq = 0
+    for n in (1, 300, 1000):
+        b.send_audio(1, n, 0, 0, 2 * n, n)
+    print(a1 - a0, int(whole == pieces), sizes[0], sizes[1], len(whole))
+main()
+"""
+
+
+def test_frames_written_in_pieces_are_the_same_bytes_without_allocating():
+    alloc, same, largest, writes, total = map(int, mpy.run(VM_PIECES, heap="200K").split())
+    assert same and total > 1300
+    assert largest <= 2 + 2 * 256 and writes == 1 + 2 + 4  # bodies of 18, 317 and 1017 bytes
+    assert alloc == 0, f"writing frames in pieces allocated {alloc} bytes"

@@ -151,6 +151,16 @@ def for_app(board):
     return slim
 
 
+def release_boot_code():
+    """Drop the functions only boot uses: the app runs from here on and never
+    comes back to them, and kept they would hold their code (some 2 KB of a
+    32-bit board's heap, bench/heap32.py). Importing main leaves them be."""
+    g = globals()
+    for name in ("load_board", "part", "safe_mode", "build_bus", "build_part", "_ROLES", "build",
+                 "wake_word", "for_app"):
+        g.pop(name, None)
+
+
 def main():
     gc.collect()
     base = gc.mem_alloc()  # what the port's runtime holds before the app: not the app's
@@ -163,6 +173,7 @@ def main():
     detector = wake_word(board, faults.append)
     ms = board.get("watchdog_ms", 8000)
     board = for_app(board)
+    release_boot_code()
     gc.collect()
     import watchdog
     wdt = None

@@ -85,6 +85,10 @@ def _for_app():
     board = main.for_app(board)  # as main() does before the app starts
 
 
+def _boot_code():
+    main.release_boot_code()  # as main() does before the app starts
+
+
 def _link():
     global lnk
     lnk = run.Link(board, 0x7FF, 1234)
@@ -111,7 +115,7 @@ STEPS += [("main", _main), ("board.json", _board)]
 STEPS += [("part", _one_part)] * N_PARTS + [("parts-released", _release_parts), ("build", _build)]
 if WAKEWORD:
     STEPS += [(m, _importer(m)) for m in WAKEWORD_MODULES] + [("Detector", _detector)]
-STEPS += [("for_app", _for_app), ("Link", _link), ("App", _app), ("tasks", _tasks)]
+STEPS += [("for_app", _for_app), ("boot-code-released", _boot_code), ("Link", _link), ("App", _app), ("tasks", _tasks)]
 print("@impl", sys.implementation.name, sys.implementation._machine, sys.maxsize)
 
 

@@ -1,7 +1,7 @@
 # The audio paths. Capture: mic frames -> VAD / wake word, and while
 # listening -> IMA-ADPCM chunks on the link. Playback: the host's ADPCM
-# chunks, tones and sounds -> the amplifier. Buffers are made here once;
-# a frame in and a chunk out allocate nothing.
+# chunks, tones and sounds -> the amplifier, without blocking. Buffers are
+# made here once; a frame in, a chunk out and a chunk played allocate nothing.
 from array import array
 import micropython
 from micropython import const
@@ -12,7 +12,9 @@ import link
 
 CHUNK = const(960)  # samples per audio_chunk: three 20 ms frames, 60 ms
 PLAY_MAX = const(1024)  # samples per chunk the board accepts from the host
-_AHEAD_MS = const(120)  # how far tone output may run ahead of real time
+_AHEAD_MS = const(120)  # how far sound handed to the amp may run ahead of real time
+_BLOCK = const(512)  # samples per write to the amp: 32 ms
+_RING = const(2560)  # samples of decoded answer queued: 160 ms, five blocks
 
 # sound number -> (Hz, ms) steps; 0 Hz is a pause
 SOUNDS = (
@@ -24,10 +26,19 @@ SOUNDS = (
 
 
 @micropython.viper
-def copy16(dst: ptr16, at: int, src: ptr16, n: int):
+def copy16(dst: ptr16, at: int, src: ptr16, start: int, n: int):
+    """src[start:start + n] into dst[at:] (int16 buffers)."""
     i = 0
     while i < n:
-        dst[at + i] = src[i]
+        dst[at + i] = src[start + i]
+        i += 1
+
+
+@micropython.viper
+def zero16(dst: ptr16, at: int, n: int):
+    i = 0
+    while i < n:
+        dst[at + i] = 0
         i += 1
 
 
@@ -80,7 +91,7 @@ class Capture:
         self.level = mic.read()
         self.frames += 1
         if self.streaming:
-            copy16(self.acc, self.fill, mic.pcm, mic.frame)  # type: ignore[arg-type]
+            copy16(self.acc, self.fill, mic.pcm, 0, mic.frame)  # type: ignore[arg-type]
             self.fill += mic.frame
             if self.fill >= CHUNK:
                 self._flush()
@@ -94,25 +105,52 @@ class Capture:
 
 
 class Playback:
+    """Sound for the speaker, fed by its own task (App._play_task) so that the
+    link and the button never wait for the speaker. The host's chunks are
+    decoded into a ring of samples; pump() hands the amp one block at a time
+    with a non-blocking write and keeps at most _AHEAD_MS handed over ahead of
+    real time, so stop() silences the speaker within that (plus the block
+    being taken). While the ring has no room for a chunk the link stops
+    reading (full()), which holds the host back."""
+
     def __init__(self, amp):
         self.amp = amp
-        self.pcm = array("h", bytes(2 * PLAY_MAX))
+        amp.nonblocking()
+        self.pcm = bytearray(2 * PLAY_MAX)  # one chunk, decoded (int16, as the viper code reads it)
+        # the ring of decoded samples, as blocks of its own: a long-running heap may
+        # have no 5 KB in one piece (an app that restarts builds this again)
+        self.blocks = [bytearray(2 * _BLOCK) for _ in range(_RING // _BLOCK)]
+        self.rd = 0  # ring index of the next block to hand over (a multiple of _BLOCK)
+        self.fill = 0  # samples queued from rd on
         self.coder = adpcm.new_state()
         self.stream = -1  # the host's stream being played
-        self.steps = None  # a tone or sound being played
+        self.ending = False  # its audio_end came: it is over once the ring has played out
+        self.steps: tuple | None = None  # a tone or sound being played
         self.step = 0
         self.step_left = 0
         self.volume = 100
         self.t0 = 0
-        self.sent_ms = 0
+        self.sent_ms = 0  # ms of sound handed to the amp since t0
+        self.dropped = 0  # chunks that found no room (a host that ignored the link's backpressure)
 
     @property
     def busy(self):
         return self.stream >= 0 or self.steps is not None
 
+    def room(self):
+        return _RING - self.fill - (_BLOCK if self.amp.busy else 0)
+
+    def full(self):
+        """True while a chunk of the stream being played would not fit."""
+        return self.stream >= 0 and self.room() < PLAY_MAX
+
     def start_stream(self, stream):
-        self.steps = None
+        self.stop()
         self.stream = stream
+
+    def end_stream(self, stream):
+        if stream == self.stream:
+            self.ending = True
 
     def chunk(self, body, length):
         """An audio_chunk in a frame body; False if it does not fit."""
@@ -121,14 +159,32 @@ class Playback:
         n = link.u16(body, link.AUDIO_SAMPLES)
         if n > PLAY_MAX or (n + 1) // 2 > length - (link.AUDIO_DATA - link.HEADER):
             return False
+        if n > self.room():
+            self.dropped += 1
+            return True
         self.coder[0] = link.i16(body, link.AUDIO_PREDICTED)
         self.coder[1] = body[link.AUDIO_STEP_INDEX]
         adpcm.decode(self.coder, body, link.AUDIO_DATA, self.pcm, n)
-        self.amp.play(self.pcm, n)
+        self.amp.apply_volume(self.pcm, n)
+        at = self.rd + self.fill
+        i = 0
+        while i < n:
+            if at >= _RING:
+                at -= _RING
+            b = at // _BLOCK
+            off = at - b * _BLOCK
+            k = min(_BLOCK - off, n - i)
+            copy16(self.blocks[b], off, self.pcm, i, k)  # type: ignore[arg-type]
+            i += k
+            at += k
+        self.fill += n
         return True
 
     def stop(self):
+        """Drop what is queued; the block the amp is taking is its last."""
         self.stream = -1
+        self.ending = False
+        self.fill = 0
         self.steps = None
 
     def sound(self, steps, volume, now):
@@ -139,28 +195,59 @@ class Playback:
         self.step = 0
         self.step_left = steps[0][1]
         self.volume = volume
-        self.t0 = now
-        self.sent_ms = 0
         return True
 
     def pump(self, now):
-        """Feed tone blocks while less than _AHEAD_MS is queued."""
+        """Hand the amp its next block if it is free and less than _AHEAD_MS is
+        queued. True once the host's stream has ended and has been played."""
+        ahead = self.sent_ms - time.ticks_diff(now, self.t0)
+        if ahead <= 0:  # nothing queued (idle, or the source ran late): time starts again
+            self.t0 = now
+            self.sent_ms = 0
+            ahead = 0
+        if self.stream >= 0:
+            if self.ending and not self.fill and ahead == 0 and not self.amp.busy:
+                self.stream = -1
+                self.ending = False
+                return True
+        elif self.steps is None:
+            return False
+        if ahead >= _AHEAD_MS or self.amp.busy:
+            return False
+        if self.stream >= 0:
+            self._stream_block()
+        else:
+            self._tone_block()
+        return False
+
+    def _stream_block(self):
+        fill = self.fill
+        if fill < _BLOCK:
+            if not (self.ending and fill):
+                return  # wait for the host's next chunk
+            zero16(self.blocks[self.rd // _BLOCK], fill, _BLOCK - fill)  # type: ignore[arg-type]  # the last, short block
+            fill = _BLOCK
+        self.amp.write(self.blocks[self.rd // _BLOCK])
+        self.rd = self.rd + _BLOCK if self.rd + _BLOCK < _RING else 0
+        self.fill = fill - _BLOCK
+        self.sent_ms += _BLOCK * 1000 // self.amp.rate
+
+    def _tone_block(self):
+        amp = self.amp
         steps = self.steps
         if steps is None:
             return
-        amp = self.amp
+        freq = steps[self.step][0]
+        if freq:
+            amp.tone_block(freq, self.volume)
+        else:
+            amp.silence()
         block_ms = amp.block * 1000 // amp.rate
-        while self.sent_ms - time.ticks_diff(now, self.t0) < _AHEAD_MS:
-            freq = steps[self.step][0]
-            if freq:
-                amp.tone_block(freq, self.volume)
-            else:
-                amp.silence()
-            self.sent_ms += block_ms
-            self.step_left -= block_ms
-            if self.step_left <= 0:
-                self.step += 1
-                if self.step >= len(steps):
-                    self.steps = None
-                    return
-                self.step_left = steps[self.step][1]
+        self.sent_ms += block_ms
+        self.step_left -= block_ms
+        if self.step_left <= 0:
+            self.step += 1
+            if self.step >= len(steps):
+                self.steps = None
+                return
+            self.step_left = steps[self.step][1]

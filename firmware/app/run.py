@@ -1,5 +1,5 @@
-# The app: the state machine (states.Flow) with its shell. Four asyncio
-# tasks (link, input and screen, audio, watchdog) share one App; each step
+# The app: the state machine (states.Flow) with its shell. Five asyncio
+# tasks (link, input and screen, mic, speaker, watchdog) share one App; each step
 # method is also callable on its own, so tests drive the same code.
 import gc
 import sys
@@ -259,7 +259,10 @@ class App:
 
     def link_step(self, now):
         io = self.link.io
+        pb = self.playback
         for _ in range(32):
+            if pb is not None and pb.full():
+                break  # the speaker's queue has no room: the host waits (its writes back up)
             before = io.rx_bytes
             ev = io.pump(now)
             if ev:
@@ -400,9 +403,6 @@ class App:
 
     def audio_step(self, now):
         """One mic frame when the mic is wanted; True if one was read."""
-        pb = self.playback
-        if pb is not None:
-            pb.pump(now)
         cap = self.capture
         if cap is None:
             return False
@@ -419,6 +419,12 @@ class App:
         elif r == 3:
             self.event(S.SPEECH_START, now)
         return True
+
+    def play_step(self, now):
+        """Feed the speaker; the end of the host's sound once it has played."""
+        pb = self.playback
+        if pb is not None and pb.pump(now):
+            self.event(S.PLAY_END, now)
 
     # -- the tasks
 
@@ -446,6 +452,11 @@ class App:
             else:
                 await asyncio.sleep_ms(0)
 
+    async def _play_task(self, pb):
+        while True:
+            self.play_step(time.ticks_ms())
+            await asyncio.sleep_ms(5 if pb.busy else 20)  # a block lasts 32 ms; 120 ms stay queued
+
     async def _watchdog_task(self, wdt):
         while True:
             now = time.ticks_ms()
@@ -455,8 +466,10 @@ class App:
 
     async def run(self, wdt=None):
         self.event(S.READY, time.ticks_ms())
-        await asyncio.gather(self._link_task(), self._ui_task(), self._audio_task(),
-                             self._watchdog_task(wdt))
+        tasks = [self._link_task(), self._ui_task(), self._audio_task(), self._watchdog_task(wdt)]
+        if self.playback is not None:
+            tasks.append(self._play_task(self.playback))
+        await asyncio.gather(*tasks)
 
 
 def main(board, parts, wdt=None, detector=None, boot_id=0, faults=(), heap_base=0):

@@ -216,9 +216,8 @@ def audio_start(app, v, now):
 
 
 def audio_end(app, v, now):
-    if app.playback is not None and v[0] == app.playback.stream:
-        app.playback.stop()
-        app.event(S.PLAY_END, now)
+    if app.playback is not None:
+        app.playback.end_stream(v[0])  # PLAY_END once what is queued has played
 
 
 def audio_stop(app, v, now):

@@ -40,14 +40,36 @@ class MAX98357A:
         self.buf = bytearray(2 * block)  # one block of tone, made in place
         self.volume = 60
         self.phase = 0
+        self.busy = False  # a non-blocking write has not yet taken all of its buffer
+        self.nb = False
+        self._taken = self._on_taken  # bound once: the port's IRQ must not allocate
+
+    def nonblocking(self):
+        """From now on writes return at once (I2S.irq): the port copies the buffer
+        into its ring buffer from its DMA interrupt, and `busy` is False again when
+        all of it is taken. The buffer must stay untouched until then."""
+        self.nb = True
+        self.i2s.irq(self._taken)
+
+    def _on_taken(self, i2s):
+        self.busy = False
+
+    def write(self, buf):
+        """Hand buf to the bus (at once in non-blocking mode: check `busy` first)."""
+        self.busy = self.nb
+        self.i2s.write(buf)
 
     def set_volume(self, pct):
         self.volume = 0 if pct < 0 else (_MAX_VOLUME if pct > _MAX_VOLUME else pct)
 
+    def apply_volume(self, pcm, n):
+        """pcm[:n] (int16) scaled in place by the volume."""
+        scale(pcm, n, self.volume * 256 // _MAX_VOLUME)  # type: ignore[arg-type]  # viper takes any buffer
+
     def play(self, pcm, n):
         """Play n int16 samples of pcm (scaled in place by the volume)."""
-        scale(pcm, n, self.volume * 256 // _MAX_VOLUME)  # type: ignore[arg-type]  # viper takes any buffer
-        self.i2s.write(memoryview(pcm)[0:2 * n])
+        self.apply_volume(pcm, n)
+        self.write(memoryview(pcm)[0:2 * n])
 
     def tone_block(self, freq, volume):
         """Fill and play one block of a square wave; ~block/rate seconds."""
@@ -56,12 +78,12 @@ class MAX98357A:
             raise ValueError("max98357a: tone of %d Hz is out of range" % freq)
         amp = 8000 * volume * self.volume // (_MAX_VOLUME * 100)
         self.phase = square(self.buf, self.block, self.phase, period, amp)  # type: ignore[arg-type]
-        self.i2s.write(self.buf)
+        self.write(self.buf)
 
     def silence(self):
         for i in range(len(self.buf)):
             self.buf[i] = 0
-        self.i2s.write(self.buf)
+        self.write(self.buf)
 
     def close(self):
         self.i2s.deinit()

@@ -358,3 +358,96 @@ print(json.dumps({"errors": [(e[1], e[2]) for e in loop.named("error")], "state"
     res = json.loads(r.strip().splitlines()[-1])
     assert [c for c, _t in res["errors"]] == [4, 4] and all("speaker" in t for _c, t in res["errors"])
     assert res["state"] == "IDLE" and res["bad"] == 4
+
+
+PLAY = r'''
+import adpcm
+from array import array
+amp_bus = app.parts["amp"].i2s
+pcm = array("h", (3000 if (i // 20) % 2 else -3000 for i in range(1024)))  # 400 Hz square
+coder = adpcm.new_state()
+def answer(stream, chunks, end=True):
+    """The host sends an answer as fast as the link takes it (the board's backpressure paces it)."""
+    loop.host.send(T("audio_start"), (stream, 1, 16000, 1), now[0])
+    for k in range(chunks):
+        pred, step = coder[0], coder[1]
+        n = adpcm.encode(coder, pcm, loop.host.enc.body, link.AUDIO_DATA, 1024)
+        loop.host.send_audio(stream, k, pred, step, 1024, n)
+        while len(loop.to_board) > 2048:
+            run(20)  # the serial line is full: the board is not reading
+    if end:
+        loop.host.send(T("audio_end"), (stream, chunks, 0), now[0])
+'''
+
+
+def test_answer_audio_queues_without_blocking_and_a_press_cuts_it():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+w0 = amp_bus.written
+answer(5, 16)  # 16 x 64 ms = 1.02 s of answer
+t_sent = now[0]
+while app.flow.playing and now[0] - t_sent < 3000:  # until PLAY_END
+    run(20)
+played = amp_bus.written - w0
+t_end = now[0]
+run(app.flow.hold_ms + 100)
+after_hold = S.NAMES[app.flow.state]
+# a second answer, cut by a press after 300 ms of it
+w1 = amp_bus.written
+answer(6, 16, end=False)
+run(300)
+app.buttons[0].queue.append(1)
+run(20)
+at_press = amp_bus.written
+queued = app.playback.fill
+run(400)
+out(played=played, t_sent=t_sent, t_end=t_end, after_hold=after_hold, before_press=at_press - w1,
+    after_press=amp_bus.written - at_press, queued=queued, stop=loop.named("audio_stop"),
+    state=S.NAMES[app.flow.state], dropped=app.playback.dropped)
+''')
+    # every sample of the answer went to the amp, in whole 32 ms blocks
+    assert r["played"] == 16 * 1024 * 2 and r["dropped"] == 0, r
+    # the board held the host back: it had sent the last chunk only some 160 + 120 ms before the end
+    # of the answer (the ring and what the amp holds), and RESPONDING lasted until it had played
+    assert 100 <= r["t_end"] - r["t_sent"] <= 600, r
+    assert r["after_hold"] == "IDLE"
+    # the press: the queue is dropped and nothing more is written; the host is told
+    assert r["before_press"] > 0 and r["queued"] == 0 and r["after_press"] == 0, r
+    assert r["stop"] == [[6]] and r["state"] == "LISTENING"
+
+
+def test_no_allocation_per_chunk_played():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+from app import tools
+# one chunk, as the board's endpoint decoded it: dispatched again and again
+loop.host.send(T("audio_start"), (7, 1, 16000, 1), now[0])
+run(40)
+n = adpcm.encode(coder, pcm, loop.host.enc.body, link.AUDIO_DATA, 1024)
+loop.host.send_audio(7, 0, 0, 0, 1024, n)
+loop.host_step(now[0])
+while loop.pump(now[0]) != link.AUDIO_CHUNK:  # until the board's decoder holds the chunk
+    pass
+dec = app.ep.dec
+assert dec.body[link.AUDIO_STREAM] == 7
+def play_one():
+    now[0] += 64
+    if not app.playback.full():
+        tools.dispatch(app, link.AUDIO_CHUNK, now[0])
+    app.play_step(now[0])
+    app.play_step(now[0] + 20)
+    app.play_step(now[0] + 40)
+for _ in range(5):
+    play_one()
+gc.collect()
+gc.disable()
+w0 = amp_bus.written
+a0 = gc.mem_alloc()
+for _ in range(50):  # 3.2 s of answer: decoded, queued and handed to the amp
+    play_one()
+a1 = gc.mem_alloc()
+gc.enable()
+out(alloc=a1 - a0, written=amp_bus.written - w0, dropped=app.playback.dropped, bad=app.ep.bad_payload)
+''')
+    assert r["written"] >= 45 * 2048 and r["dropped"] == 0 and r["bad"] == 0, r
+    assert r["alloc"] == 0, r

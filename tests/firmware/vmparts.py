@@ -23,7 +23,9 @@ def _fill32(dst: ptr32, n: int, src: ptr32, period: int, at: int) -> int:
 
 
 class FakeI2S:
-    """RX: a looped tone of 32-bit slots; TX: counts bytes. No allocation."""
+    """RX: a looped tone of 32-bit slots; TX: counts bytes, and with an irq
+    handler set takes the buffer at once and calls it from the scheduler, as a
+    port does once its ring buffer has room. No allocation."""
 
     def __init__(self, loud=True):
         from array import array
@@ -32,6 +34,10 @@ class FakeI2S:
             self.tone[k] = ((6000 if k < 20 else -6000) << 16) if loud else 0
         self.at = 0
         self.written = 0
+        self.handler = None
+
+    def irq(self, handler):
+        self.handler = handler
 
     def readinto(self, buf):
         self.at = _fill32(buf, len(buf) >> 2, self.tone, 40, self.at)
@@ -39,6 +45,8 @@ class FakeI2S:
 
     def write(self, buf):
         self.written += len(buf)
+        if self.handler is not None:
+            micropython.schedule(self.handler, self)
         return len(buf)
 
     def deinit(self):
@@ -85,6 +93,8 @@ class Loop:
         self.to_board = bytearray()
         self.to_host = bytearray()
         self.rx_bytes = 0
+        self.rx = bytearray(512)
+        self.taken = 0  # bytes of to_board the board has read
         board_ep.write = self._board_write
         self.host = linkio.Endpoint(self._host_write, link.ROLE_HOST, 99, "host", "test", slots=8,
                                     slot_payload=1024)
@@ -98,11 +108,19 @@ class Loop:
         self.to_board.extend(memoryview(buf)[0:n])
 
     def pump(self, now):
-        if self.to_board:
-            data = bytes(self.to_board)
-            self.to_board = bytearray()
-            self.rx_bytes += len(data)
-            self.ep.feed(data)
+        dec = self.ep.dec
+        if dec.i < dec.end:  # as linkio.Stdio: the last bytes fed are not used up yet
+            return self.ep.poll(now)
+        at = self.taken
+        if at < len(self.to_board):  # up to a UART buffer's worth at a time
+            n = min(len(self.to_board) - at, len(self.rx))
+            self.rx[0:n] = memoryview(self.to_board)[at:at + n]
+            self.taken = at + n
+            if self.taken == len(self.to_board):
+                self.to_board = bytearray()
+                self.taken = 0
+            self.rx_bytes += n
+            self.ep.feed(self.rx, n)
         return self.ep.poll(now)
 
     def host_step(self, now):
@@ -162,5 +180,7 @@ def step(app, loop, now, frames=1):
     app.buttons_step(now)
     for _ in range(frames):
         app.audio_step(now)
+    if app.playback is not None:
+        app.play_step(now)
     app.tick(now)
     loop.host_step(now)

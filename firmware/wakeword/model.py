@@ -1,19 +1,10 @@
-# Load a .pwm wake-word model (format version 1, see docs/wakeword.md) and run
-# it one feature frame at a time. Pure code: no machine, no file system here
-# beyond reading the model once.
+# A wake-word model (format version 1, see docs/wakeword.md), run one feature
+# frame at a time. Pure code: no machine. Reading and checking the file is
+# modelfile.py's, imported for the load and dropped after it.
 from array import array
-import struct
+import sys
 
-try:
-    from binascii import crc32
-except ImportError:  # a port without crc32 skips the check, not the model
-    crc32 = None  # type: ignore[assignment]
-
-MAGIC = b"PWWM"
-VERSION = 1
-_HEADER = 32
 _DESC = 12  # ints per layer in the descriptor array, see _kpy.net
-CONV, DW, OUT = 1, 2, 3
 
 
 class ModelError(ValueError):
@@ -23,69 +14,29 @@ class ModelError(ValueError):
 class Model:
     """A parsed model: weights and biases stay in the file's buffer; rings are made once."""
 
+    # set by modelfile.read (annotations only: no code on the board)
+    buf: bytes
+    desc: array
+    act: bytearray
+    n_layers: int
+    phrase: str
+    logit_q: int
+    smooth: int
+    refractory: int
+    default_threshold: float
+
     def __init__(self, data, frontend_id, n_mel, kernels):
-        if isinstance(data, str):
-            with open(data, "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                f.seek(0)
-                data = bytearray(size)  # one buffer, filled in place
-                f.readinto(data)
-        buf = data  # bytes or bytearray: only read
-        if len(buf) < _HEADER:
-            raise ModelError("wake-word model truncated: %d bytes" % len(buf))
-        magic, version, fe_id, plen, crc, n_layers, logit_q, smooth, _, refractory, thr = struct.unpack_from(
-            "<4sHHIIBBBBHH", buf, 0)
-        if magic != MAGIC:
-            raise ModelError("not a wake-word model (bad magic)")
-        if version != VERSION:
-            raise ModelError("wake-word model version %d, this firmware reads version %d" % (version, VERSION))
-        if fe_id != frontend_id:
-            raise ModelError("wake-word model is for front end %d, this firmware has %d" % (fe_id, frontend_id))
-        if len(buf) - _HEADER != plen:
-            raise ModelError("wake-word model truncated: payload %d of %d bytes" % (len(buf) - _HEADER, plen))
-        if crc32 is not None and crc32(memoryview(buf)[_HEADER:]) & 0xFFFFFFFF != crc:
-            raise ModelError("wake-word model corrupt (CRC mismatch)")
+        from . import modelfile
+        try:
+            modelfile.read(self, data, frontend_id, n_mel)
+        finally:
+            # boot-only code: dropped, so the detector's steady state holds none of it
+            sys.modules.pop(modelfile.__name__, None)
+            try:
+                del sys.modules[__name__.rpartition(".")[0]].modelfile
+            except (KeyError, AttributeError):
+                pass
         self.k = kernels
-        self.logit_q = logit_q
-        self.smooth = smooth
-        self.refractory = refractory
-        self.default_threshold = thr / 10000
-        pos = _HEADER
-        self.phrase = bytes(buf[pos + 1:pos + 1 + buf[pos]]).decode()
-        pos += 1 + buf[pos]
-        layers = []
-        ring_bytes = 0
-        cin_prev = n_mel
-        for i in range(n_layers):
-            if pos + 8 > len(buf):
-                raise ModelError("wake-word model layout broken")
-            kind, kern, dil, shift, cin, cout = struct.unpack_from("<BBBBHH", buf, pos)
-            pos += 8
-            if cin != cin_prev or kind not in (CONV, DW, OUT) or (kind == DW and cin != cout) \
-                    or not 1 <= kern <= 16 or dil < 1 or (kind != DW and cin % 4) \
-                    or (kind == OUT and (cout != 1 or i != n_layers - 1)):
-                raise ModelError("wake-word model layer %d is not valid" % i)
-            b_pos = pos
-            pos += 4 * cout
-            w_pos = pos
-            pos += cout * kern * (1 if kind == DW else cin)
-            ring_len = (kern - 1) * dil + 1
-            layers.append((kind, cin, cout, kern, dil, ring_len, ring_bytes, w_pos, b_pos, shift))
-            ring_bytes += ring_len * cin
-            cin_prev = cout
-        if pos != len(buf) or not layers or layers[-1][0] != OUT:
-            raise ModelError("wake-word model layout does not match its length")
-        self.buf = buf
-        self.n_layers = n_layers
-        # the descriptors, then scratch words for the kernels (tap offsets)
-        self.desc = array("i", bytes(4 * (_DESC * n_layers + 16)))
-        self.act = bytearray(ring_bytes)
-        # biases are read in place from the file's buffer (int32 at byte b_pos)
-        for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_pos, shift) in enumerate(layers):
-            d = i * _DESC
-            for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_pos, shift, 0)):
-                self.desc[d + j] = v
 
     def reset(self):
         for i in range(len(self.act)):

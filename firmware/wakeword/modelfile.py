@@ -1,0 +1,83 @@
+# Reads a .pwm wake-word model (format version 1, see docs/wakeword.md) into a
+# Model: checks the header, the CRC and every layer, and lays out the kernels'
+# descriptors and rings. Used once per load: model.Model imports it, then
+# drops it, so its code does not stay on the heap while the detector runs.
+from array import array
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # a port without crc32 skips the check, not the model
+    crc32 = None  # type: ignore[assignment]
+
+from .model import _DESC, ModelError
+
+CONV, DW, OUT = 1, 2, 3  # layer kinds
+MAGIC = b"PWWM"
+VERSION = 1
+_HEADER = 32
+
+
+def read(m, data, frontend_id, n_mel):
+    """Fill the Model m from data (a path, bytes or bytearray)."""
+    if isinstance(data, str):
+        with open(data, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(0)
+            data = bytearray(size)  # one buffer, filled in place
+            f.readinto(data)
+    buf = data  # bytes or bytearray: only read
+    if len(buf) < _HEADER:
+        raise ModelError("wake-word model truncated: %d bytes" % len(buf))
+    magic, version, fe_id, plen, crc, n_layers, logit_q, smooth, _, refractory, thr = struct.unpack_from(
+        "<4sHHIIBBBBHH", buf, 0)
+    if magic != MAGIC:
+        raise ModelError("not a wake-word model (bad magic)")
+    if version != VERSION:
+        raise ModelError("wake-word model version %d, this firmware reads version %d" % (version, VERSION))
+    if fe_id != frontend_id:
+        raise ModelError("wake-word model is for front end %d, this firmware has %d" % (fe_id, frontend_id))
+    if len(buf) - _HEADER != plen:
+        raise ModelError("wake-word model truncated: payload %d of %d bytes" % (len(buf) - _HEADER, plen))
+    if crc32 is not None and crc32(memoryview(buf)[_HEADER:]) & 0xFFFFFFFF != crc:
+        raise ModelError("wake-word model corrupt (CRC mismatch)")
+    m.logit_q = logit_q
+    m.smooth = smooth
+    m.refractory = refractory
+    m.default_threshold = thr / 10000
+    pos = _HEADER
+    m.phrase = bytes(buf[pos + 1:pos + 1 + buf[pos]]).decode()
+    pos += 1 + buf[pos]
+    layers = []
+    ring_bytes = 0
+    cin_prev = n_mel
+    for i in range(n_layers):
+        if pos + 8 > len(buf):
+            raise ModelError("wake-word model layout broken")
+        kind, kern, dil, shift, cin, cout = struct.unpack_from("<BBBBHH", buf, pos)
+        pos += 8
+        if cin != cin_prev or kind not in (CONV, DW, OUT) or (kind == DW and cin != cout) \
+                or not 1 <= kern <= 16 or dil < 1 or (kind != DW and cin % 4) \
+                or (kind == OUT and (cout != 1 or i != n_layers - 1)):
+            raise ModelError("wake-word model layer %d is not valid" % i)
+        b_pos = pos
+        pos += 4 * cout
+        w_pos = pos
+        pos += cout * kern * (1 if kind == DW else cin)
+        ring_len = (kern - 1) * dil + 1
+        layers.append((kind, cin, cout, kern, dil, ring_len, ring_bytes, w_pos, b_pos, shift))
+        ring_bytes += ring_len * cin
+        cin_prev = cout
+    if pos != len(buf) or not layers or layers[-1][0] != OUT:
+        raise ModelError("wake-word model layout does not match its length")
+    m.buf = buf
+    m.n_layers = n_layers
+    # the descriptors, then scratch words for the kernels (tap offsets)
+    m.desc = array("i", bytes(4 * (_DESC * n_layers + 16)))
+    m.act = bytearray(ring_bytes)
+    # biases are read in place from the file's buffer (int32 at byte b_pos)
+    for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_pos, shift) in enumerate(layers):
+        d = i * _DESC
+        for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_pos, shift, 0)):
+            m.desc[d + j] = v

@@ -48,29 +48,29 @@ def fft(re, im, cos, sin):
         tstep >>= 1
 
 
-def power(re, im, cos, sin, out):
-    for k in range(256):
-        kk = (256 - k) & 255
-        ar, ai = re[k], im[k]
-        br, bi = re[kk], -im[kk]
-        er = (ar + br) >> 1
-        ei = (ai + bi) >> 1
-        o_r = (ai - bi) >> 1
-        o_i = -((ar - br) >> 1)
-        c, s = cos[k], sin[k]
-        xr = er + ((o_r * c + o_i * s) >> 15)
-        xi = ei + ((o_i * c - o_r * s) >> 15)
-        out[k] = (xr * xr + xi * xi) >> 4
+def _power(re, im, cos, sin, k):
+    # bin k of the 512-point real spectrum from the 256 complex bins, >> 4
+    kk = (256 - k) & 255
+    ar, ai = re[k], im[k]
+    br, bi = re[kk], -im[kk]
+    er = (ar + br) >> 1
+    ei = (ai + bi) >> 1
+    o_r = (ai - bi) >> 1
+    o_i = -((ar - br) >> 1)
+    c, s = cos[k], sin[k]
+    xr = er + ((o_r * c + o_i * s) >> 15)
+    xi = ei + ((o_i * c - o_r * s) >> 15)
+    return (xr * xr + xi * xi) >> 4
 
 
-def logmel(pw, start, length, w, lut, shift, out, off):
+def logmel(re, im, cos, sin, start, length, w, lut, shift, out, off):
     pos = 0
     for m in range(32):
         b = start[m]
         n = length[m]
         e = 0
         for j in range(n):
-            e += pw[b + j] * w[pos + j]
+            e += _power(re, im, cos, sin, b + j) * w[pos + j]
         pos += n
         f = 0
         if e > 0:

@@ -91,35 +91,11 @@ def fft(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16):
 
 
 @micropython.viper
-def power(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16, out: ptr32):
-    # Split the 256 complex bins into the 512-point real spectrum; power >> 4.
-    k = 0
-    while k < 256:
-        kk = (256 - k) & 255
-        ar = int(re[k])
-        ar = (ar ^ 0x8000) - 0x8000
-        ai = int(im[k])
-        ai = (ai ^ 0x8000) - 0x8000
-        br = int(re[kk])
-        br = (br ^ 0x8000) - 0x8000
-        bi = int(im[kk])
-        bi = 0 - ((bi ^ 0x8000) - 0x8000)
-        er = (ar + br) >> 1
-        ei = (ai + bi) >> 1
-        o_r = (ai - bi) >> 1
-        o_i = 0 - ((ar - br) >> 1)
-        c = int(cos[k])
-        c = (c ^ 0x8000) - 0x8000
-        s = int(sin[k])
-        xr = er + ((o_r * c + o_i * s) >> 15)
-        xi = ei + ((o_i * c - o_r * s) >> 15)
-        out[k] = (xr * xr + xi * xi) >> 4
-        k += 1
-
-
-@micropython.viper
-def logmel(pw: ptr32, start: ptr8, length: ptr8, w: ptr8, lut: ptr8, shift: int, out: ptr8, off: int):
+def logmel(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16, start: ptr8, length: ptr8, w: ptr8, lut: ptr8,
+           shift: int, out: ptr8, off: int):
     # Mel energies, then LOG_Q * log2 with a 32-entry table; uint8 features.
+    # A band's bins are split out of the 256 complex FFT bins as it reads them
+    # (the 512-point real spectrum, power >> 4): no power buffer.
     pos = 0
     m = 0
     while m < 32:
@@ -128,7 +104,26 @@ def logmel(pw: ptr32, start: ptr8, length: ptr8, w: ptr8, lut: ptr8, shift: int,
         e = 0
         j = 0
         while j < n:
-            e += int(pw[b + j]) * int(w[pos + j])
+            k = b + j
+            kk = (256 - k) & 255
+            ar = int(re[k])
+            ar = (ar ^ 0x8000) - 0x8000
+            ai = int(im[k])
+            ai = (ai ^ 0x8000) - 0x8000
+            br = int(re[kk])
+            br = (br ^ 0x8000) - 0x8000
+            bi = int(im[kk])
+            bi = 0 - ((bi ^ 0x8000) - 0x8000)
+            er = (ar + br) >> 1
+            ei = (ai + bi) >> 1
+            o_r = (ai - bi) >> 1
+            o_i = 0 - ((ar - br) >> 1)
+            c = int(cos[k])
+            c = (c ^ 0x8000) - 0x8000
+            s = int(sin[k])
+            xr = er + ((o_r * c + o_i * s) >> 15)
+            xi = ei + ((o_i * c - o_r * s) >> 15)
+            e += ((xr * xr + xi * xi) >> 4) * int(w[pos + j])
             j += 1
         pos += n
         f = 0

@@ -44,7 +44,6 @@ class FrontEnd:
         self.ring = array("h", bytes(2 * _RING))
         self.re = array("h", bytes(512))
         self.im = array("h", bytes(512))
-        self.pw = array("i", bytes(1024))
         self.reset()
 
     def reset(self):
@@ -84,5 +83,5 @@ class FrontEnd:
         if shift:
             k.rescale(self.re, self.im, shift)
         k.fft(self.re, self.im, self.cos, self.sin)
-        k.power(self.re, self.im, self.cos, self.sin, self.pw)
-        k.logmel(self.pw, self.mel_start, self.mel_len, self.mel_w, self.lut, shift, out, off)
+        k.logmel(self.re, self.im, self.cos, self.sin, self.mel_start, self.mel_len, self.mel_w, self.lut,
+                 shift, out, off)

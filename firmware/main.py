@@ -170,6 +170,8 @@ def main():
         return
     faults: list = []
     parts = build(board, faults.append)
+    from app.ui import boot_screen
+    boot_screen(parts.get("display"))  # before the wake-word model loads
     detector = wake_word(board, faults.append)
     ms = board.get("watchdog_ms", 8000)
     board = for_app(board)

@@ -47,6 +47,18 @@ class View:
         self.head = (self.head + 1) & 31
 
 
+def boot_screen(display):
+    """Show BOOT ("Pocket starting") on a display that has just been set up,
+    while the slower setup (the wake-word model) runs; the app draws over it."""
+    if display is None:
+        return
+    Painter(display, display.width, display.height).draw(S.BOOT, View())
+    try:
+        display.show()
+    except OSError:
+        pass  # a display that fails here is reported when the app draws
+
+
 class Painter:
     def __init__(self, fb, width=128, height=64):
         self.fb = fb

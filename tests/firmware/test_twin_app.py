@@ -241,6 +241,30 @@ def test_heap_stays_within_budget_on_the_twin(board):
     assert used <= 0.6 * budget  # issue [firmware]: steady state within 60 % of the budget
 
 
+def test_a_reset_shows_the_boot_screen_until_the_app_runs(board):
+    from pocket_agent.hil import display
+
+    def read(r):
+        return display.read([[int(c) for c in row] for row in r])
+
+    twin, host, name = board
+    host.close()
+    twin.control("reset")
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any("1" in row for row in rows(twin)):
+        time.sleep(0.005)  # the reset clears the panel
+    screens = []  # each different screen, in order, from the first one drawn on
+    while time.monotonic() < end and not (screens and read(screens[-1]).shows("OFFLINE")):
+        r = rows(twin)
+        if any("1" in row for row in r) and (not screens or r != screens[-1]):
+            screens.append(r)
+        time.sleep(0.005)
+    assert screens, "nothing was drawn after the reset"
+    assert read(screens[0]).shows("Pocket starting"), read(screens[0]).text
+    check_golden("boot", name, screens[0])  # nothing on it moves: no clock or battery yet
+    assert read(screens[-1]).shows("OFFLINE"), [read(r).text for r in screens]
+
+
 def test_holding_the_button_at_boot_leaves_the_repl(board):
     twin, host, _name = board
     host.close()

@@ -84,6 +84,12 @@ class Capture:
         self.index += 1
         self.fill = 0
 
+    def idle(self):
+        """Back to listening for the wake word: the refractory period and the
+        smoothing of the last wake do not carry into this idle period."""
+        if self.detector is not None:
+            self.detector.reset()
+
     def frame(self):
         """Read one mic frame; returns 1 for the wake word, and while
         streaming 2 for the end of speech, 3 for its start; else 0."""

@@ -136,6 +136,9 @@ class App:
         if self.flow.state != before:
             self.dirty = True
             self.wake(now)
+            if self.capture is not None and before != S.IDLE and before != S.OFFLINE and (
+                    self.flow.state == S.IDLE or self.flow.state == S.OFFLINE):
+                self.capture.idle()
             if self.flow.state == S.CONFIRM and not self.view.summary:
                 self.flow.handle(S.CONFIRM_CANCEL, now)
 

@@ -274,6 +274,35 @@ out(kinds=[type(d).__name__ for d in (dets["good"], dets["bad"], dets["missing"]
     assert r["ptt"] == ["IDLE", True]  # push-to-talk still works
 
 
+def test_the_wake_word_detector_starts_afresh_each_time_the_app_is_idle_again(tmp_path):
+    model = tmp_path / "m.pwm"
+    model.write_bytes(_random_model().to_bytes())
+    r = vm(r'''
+from wakeword.detector import Detector
+from app import run
+det = Detector("%s", 0.7)
+app2 = run.App(app.board, app.parts, app.link, det, now[0], app.key_file, app.settings.path)
+app2.event(S.READY, now[0])
+app2.event(S.LINK_UP, now[0])
+for _ in range(30):
+    app2.audio_step(now[0])
+fresh = (det.cool, det.pos, det.frames)
+det.cool = det.model.refractory  # as a detection leaves it
+app2.event(S.WAKE, now[0])  # -> LISTENING
+for _ in range(30):
+    app2.audio_step(now[0])
+during = (S.NAMES[app2.flow.state], det.cool, det.frames)
+app2.event(S.SPEECH_END, now[0])  # -> THINKING
+app2.event(S.REPLY, now[0])  # -> RESPONDING
+app2.event(S.TICK, now[0] + app2.flow.hold_ms + 100)  # the answer has been shown: back to IDLE
+after = (S.NAMES[app2.flow.state], det.cool, det.total, det.pos, det.frames, list(det.recent))
+out(fresh=fresh, during=during, after=after, smooth=det.model.smooth, refractory=det.model.refractory)
+''' % model, heap="320K")
+    assert r["fresh"][2] >= 25 and r["refractory"] == 20  # idle: the detector hears every frame
+    assert r["during"] == ["LISTENING", 20, r["fresh"][2]]  # the mic streams while listening; the detector waits
+    assert r["after"] == ["IDLE", 0, 0, 0, 0, [0] * r["smooth"]], r
+
+
 def test_screen_dims_then_blanks_and_a_tap_or_a_button_wakes_it():
     r = vm(r'''
 class Imu:  # the accelerometer's readings, as the MPU-6050 driver returns them

@@ -33,7 +33,7 @@ def assert_in_order(bodies, *phrases):
 
 
 @pytest.mark.needs("power", "display")
-def test_boot_goes_offline_then_idle_once_the_link_is_up(device):
+def test_boot_shows_starting_then_offline_then_idle_once_the_link_is_up(device):
     if device.twin is None:
         pytest.skip("a reset under a running bridge is wired for twins only")
     mark = device.event_mark()
@@ -45,10 +45,10 @@ def test_boot_goes_offline_then_idle_once_the_link_is_up(device):
         device.wait_idle(timeout=10)
     assert online["data"]["reset"], online  # the bridge saw the board restart
     bodies = rec.bodies()
-    # The firmware draws its first screen once the drivers are up (READY), before the link is:
-    # so the panel goes blank, then OFFLINE, then idle; its BOOT screen is never drawn.
+    # The reset blanks the panel; main.py draws BOOT as soon as the display is set up, before the
+    # wake-word model loads; the app then starts OFFLINE and goes idle once the link is up.
     assert "" in bodies, bodies
-    assert_in_order(bodies[bodies.index(""):], "OFFLINE", "no host")
+    assert_in_order(bodies[bodies.index(""):], "Pocket starting", "OFFLINE", "no host")
     assert any(h in bodies[-1] for h in IDLE_HINTS), bodies
     device.snap("idle-after-boot")
 
@@ -128,13 +128,15 @@ def test_barge_in_stops_the_answer_and_listens(device, record_property):
 
 
 @pytest.mark.hil_full
-@pytest.mark.xfail(strict=True, reason="the board reacts to the button ~2 s late while it plays: it decodes "
-                   "and writes each audio chunk to I2S (blocking) inside the link task, so the answer the host "
-                   "has already sent plays out before the press is seen")
 @pytest.mark.needs("button", "audio_in", "audio_out", "display")
-def test_barge_in_cuts_the_answer_within_half_a_second(device, record_property):
+def test_barge_in_cuts_the_answer_within_a_quarter_second(device, record_property):
+    # A person who talks over the board expects it to stop at once; a cut within about 250 ms
+    # (a turn-taking gap in conversation is ~200 ms) reads as immediate. The firmware's own bound
+    # is the sound it keeps queued ahead in the I2S buffer (120 ms) plus the 32 ms block being
+    # taken and the 10 ms button poll: ~165 ms; the rest is margin for a loaded host.
     went_on_ms, listening_ms, spoken = barge_in(device, record_property)
-    assert went_on_ms <= 500, f"the speaker went on {went_on_ms} ms after the press (Listening after {listening_ms} ms)"
+    assert went_on_ms <= 250, f"the speaker went on {went_on_ms} ms after the press (Listening after {listening_ms} ms)"
+    assert listening_ms <= 250, f"the screen said Listening {listening_ms} ms after the press"
 
 
 @pytest.mark.hil_full

@@ -108,11 +108,11 @@ def _bias(buf, p):
     return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | ((t - 256 if t > 127 else t) << 24)
 
 
-def net(desc, nlayers, wts, act):
-    # One frame through every layer; see model.py for the layout of desc.
+def net(desc, nlayers, first, last, wts, act):
+    # One frame through layers first..last-1 of nlayers; see model.py for the layout of desc.
     out = 0
-    base = 0
-    for li in range(nlayers):
+    base = first * 12
+    for li in range(first, last):
         kind = desc[base]
         cin = desc[base + 1]
         cout = desc[base + 2]

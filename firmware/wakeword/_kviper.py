@@ -166,16 +166,17 @@ def copy_in(ring: ptr16, pos: int, src: ptr16, start: int, n: int):
 
 
 @micropython.viper
-def net(desc: ptr32, nlayers: int, wts: ptr8, act: ptr8) -> int:
-    # One frame through every layer; see model.py for the layout of desc.
+def net(desc: ptr32, nlayers: int, first: int, last: int, wts: ptr8, act: ptr8) -> int:
+    # One frame through layers first..last-1 of nlayers; see model.py for the
+    # layout of desc (weight and bias offsets are into wts).
     # Weights are stored + 128 (unsigned) and activations are uint8, so
     # sum(w * x) = sum(wu * x) - 128 * sum(x). Biases are int32 little-endian
     # in the same buffer, read a byte at a time (the file keeps no alignment);
     # the top byte is sign-extended, so 32- and 64-bit ints agree.
     out = 0
-    base = 0
-    li = 0
-    while li < nlayers:
+    base = first * 12
+    li = first
+    while li < last:
         kind = int(desc[base])
         cin = int(desc[base + 1])
         cout = int(desc[base + 2])

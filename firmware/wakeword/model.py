@@ -1,6 +1,7 @@
 # A wake-word model (format version 1, see docs/wakeword.md), run one feature
 # frame at a time. Pure code: no machine. Reading and checking the file is
-# modelfile.py's, imported for the load and dropped after it.
+# modelfile.py's, imported for the load and dropped after it. A model loaded
+# from a path is read from its file a layer at a time, every frame.
 from array import array
 import sys
 
@@ -12,10 +13,13 @@ class ModelError(ValueError):
 
 
 class Model:
-    """A parsed model: weights and biases stay in the file's buffer; rings are made once."""
+    """A parsed model: weights and biases stay in the file (or the bytes it
+    was given) and are read in place; rings are made once."""
 
     # set by modelfile.read (annotations only: no code on the board)
-    buf: bytes
+    buf: bytes  # the model's bytes, or (from a file) room for its largest layer
+    f: object  # the open model file, or None
+    chunks: array  # per layer: file offset and length of its biases and weights
     desc: array
     act: bytearray
     n_layers: int
@@ -50,4 +54,14 @@ class Model:
 
     def step(self):
         """Run all layers on the frame just written at input_slot(); the logit."""
-        return self.k.net(self.desc, self.n_layers, self.buf, self.act)
+        n = self.n_layers
+        f = self.f
+        if f is None:
+            return self.k.net(self.desc, n, 0, n, self.buf, self.act)
+        c = self.chunks
+        out = 0
+        for i in range(n):  # no allocation: seek and readinto return small ints
+            f.seek(c[2 * i])  # type: ignore[attr-defined]
+            f.readinto(self.buf, c[2 * i + 1])  # type: ignore[attr-defined]
+            out = self.k.net(self.desc, n, i, i + 1, self.buf, self.act)
+        return out

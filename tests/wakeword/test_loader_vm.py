@@ -1,6 +1,10 @@
 """The model file's reader (wakeword/modelfile.py) is boot-only: after a load,
 good or bad, the running detector holds none of its code."""
 
+import numpy as np
+import pytest
+
+from pocket_agent.models.wakeword import frontend, qmodel
 from tests import mpy
 
 from .conftest import MODELS
@@ -23,3 +27,38 @@ except ModelError as e:
 def test_a_load_good_or_bad_leaves_no_reader_behind():
     out = mpy.run(CODE % str(MODELS / "hey_pocket.pwm"), heap="200K").split()
     assert out == ["0", "hey_pocket", "3408", "0", "refused"]
+
+
+RUN_FROM_FILE = """
+import sys
+from array import array
+from wakeword.detector import Detector
+det = Detector(%r, force_python=%s)
+m = det.model
+print(int(m.f is not None), len(m.buf))
+while True:
+    data = sys.stdin.buffer.read(4000)
+    if not data:
+        break
+    pcm = array('h', data)
+    i = 0
+    while i < len(pcm):
+        i += det.fe.push(pcm, i, len(pcm) - i)
+        if det.fe.ready():
+            det.fe.frame(m.act, m.input_slot())
+            print(m.step())
+"""
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["viper", "python"])
+def test_a_model_read_from_its_file_a_layer_at_a_time_gives_the_reference_logits(
+        corpus_pcm, pocket_model, force):
+    pcm = corpus_pcm if not force else corpus_pcm[:20000]  # the plain-Python path is slow
+    ref = qmodel.forward(pocket_model, frontend.features(pcm))
+    path = str(MODELS / "hey_pocket.pwm")
+    out = mpy.run(RUN_FROM_FILE % (path, force), stdin=pcm.astype("<i2").tobytes(), heap="200K").split()
+    from_file, held = int(out[0]), int(out[1])
+    got = np.array([int(v) for v in out[2:]])
+    # the heap holds the largest layer (the first: 48 biases, 48 x 3 x 32 weights), not the model
+    assert from_file == 1 and held == 4 * 48 + 48 * 3 * 32
+    assert np.array_equal(got, ref), f"first mismatch at frame {np.flatnonzero(got != ref)[0]}"

@@ -1,7 +1,7 @@
 """Benchmark the firmware on the twins: steady-state heap, boot to IDLE,
-button press to screen change.
+button press to screen change, press to the answer's sound cut (barge-in).
 
-    .venv/bin/python bench/firmware.py [--board pico2w] [--presses 20]
+    .venv/bin/python bench/firmware.py [--board pico2w] [--presses 20] [--cuts 10]
 
 Per board it deploys firmware/ to a fresh twin (`pocket deploy`), attaches a
 host (the link's Endpoint on the twin's port) and prints:
@@ -12,7 +12,11 @@ host (the link's Endpoint on the twin's port) and prints:
   with the host answering (median of several boots);
 - button press to screen change: from the world pressing the talk button to
   the display's pixels changing, p50/p95 (the display is polled through world
-  control, every few ms: that resolution is included in the figures).
+  control, every few ms: that resolution is included in the figures);
+- press to cancel (barge-in), p50/p95: the host streams a loud answer as fast
+  as the board takes it; once it plays, the world presses the talk button;
+  the figure is how long the speaker (the world's recording of the amp) still
+  played after the press.
 The twin's VM is 64-bit: its heap figures are an upper bound for the 32-bit boards.
 """
 
@@ -99,7 +103,50 @@ def press_to_screen(twin, host, presses):
     return lat
 
 
-def bench(board_name, presses, boots):
+def press_to_cancel(twin, host, runs, tmp):
+    import wave
+
+    import numpy as np
+
+    from pocket_agent.firmware import adpcm, link
+
+    t = np.arange(16000 * 6)
+    pcm = np.where(np.sin(2 * np.pi * 440 * t / 16000) >= 0, 8000, -8000).astype(np.int16)
+    cut = []
+    for k in range(runs):
+        host.wait(1.5)  # back to IDLE
+        rec = Path(tmp) / f"cut{k}.wav"
+        twin.control("speaker_record", path=str(rec))
+        stream = (40 + k) & 0xFF
+        host.send("audio_start", stream, 1, 16000, 1)
+        state = adpcm.new_state()
+        t0 = time.monotonic()
+        for i, start in enumerate(range(0, len(pcm), 1024)):
+            chunk = pcm[start:start + 1024]
+            pred, step = state[0], state[1]
+            n = adpcm.encode(state, chunk.tobytes(), host.ep.enc.body, link.AUDIO_DATA, len(chunk))
+            host.ep.send_audio(stream, i, pred, step, len(chunk), n)  # blocks while the board reads no more
+            host.step()
+            if time.monotonic() - t0 > 1.5:  # the answer plays; more of it waits on the line
+                break
+        pressed_at = rec.stat().st_size
+        twin.control("press", button="button", ms=150)  # a tap: barge-in, then broken off
+        host.wait(0.8)
+        twin.control("speaker_stop")
+        with wave.open(str(rec), "rb") as w:
+            got = np.abs(np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int32))
+        before = got[:max(0, (pressed_at - 44) // 2)]
+        if not (before > 1000).any():
+            raise RuntimeError("the board did not play the answer before the press")
+        tail = got[max(0, (pressed_at - 44) // 2):]
+        loud = np.flatnonzero(tail > 200)
+        cut.append((loud[-1] + 1) / 16 if len(loud) else 0.0)
+        host.run_until(lambda: host.named("audio_stop"), 5, "audio_stop")
+        host.got.clear()
+    return cut
+
+
+def bench(board_name, presses, boots, cuts=10):
     board = catalog.load(board_name)
     with tempfile.TemporaryDirectory() as tmp:
         twin = start_app(board_name, Path(tmp) / "state")
@@ -124,6 +171,11 @@ def bench(board_name, presses, boots):
             print(f"{board_name}: button press to screen change p50 {1000 * pct(lat, 50):.0f} ms, "
                   f"p95 {1000 * pct(lat, 95):.0f} ms over {presses} presses "
                   f"(display poll {1000 * statistics.median(poll):.1f} ms each)", flush=True)
+            if cuts:
+                cut = press_to_cancel(twin, host, cuts, tmp)
+                print(f"{board_name}: press to cancel (the speaker still playing after a barge-in press) "
+                      f"p50 {pct(cut, 50):.0f} ms, p95 {pct(cut, 95):.0f} ms, max {max(cut):.0f} ms "
+                      f"over {cuts} presses", flush=True)
         finally:
             host.close()
             twin.stop()
@@ -134,9 +186,10 @@ def main(argv=None):
     ap.add_argument("--board", action="append", help="board(s) to run (default: both reference boards)")
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--boots", type=int, default=5)
+    ap.add_argument("--cuts", type=int, default=10, help="barge-in presses during an answer (0: skip)")
     args = ap.parse_args(argv)
     for name in args.board or ["pico2w", "esp32s3-devkitc"]:
-        bench(name, args.presses, args.boots)
+        bench(name, args.presses, args.boots, args.cuts)
     return 0
 
 

@@ -108,8 +108,11 @@ def _bias(buf, p):
     return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | ((t - 256 if t > 127 else t) << 24)
 
 
-def net(desc, nlayers, first, last, wts, act):
-    # One frame through layers first..last-1 of nlayers; see model.py for the layout of desc.
+def net(desc, nlayers, first, last, o0, o1, wts, act):
+    # One frame through layers first..last-1 of nlayers; see model.py for the
+    # layout of desc. o1 > 0: only outputs o0..o1-1 of a (non-depthwise)
+    # layer, whose weights and biases then start at output o0; its ring
+    # moves on with the piece that ends at its last output.
     out = 0
     base = first * 12
     for li in range(first, last):
@@ -144,19 +147,22 @@ def net(desc, nlayers, first, last, wts, act):
                 xo = ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin
                 for c in range(cin):
                     sx += act[xo + c]
-            for o in range(cout):
+            o_end = o1 if o1 > 0 else cout
+            for o in range(o0, o_end):
                 acc = 0
-                wo = w_off + o * k * cin
+                wo = w_off + (o - o0) * k * cin
                 for j in range(k):
                     xo = ring_off + _slot(p, (k - 1 - j) * d, ring_len) * cin
                     for c in range(cin):
                         acc += wts[wo + c] * act[xo + c]
                     wo += cin
-                y = (acc - (sx << 7) + _bias(wts, b_off + 4 * o)) >> shift
+                y = (acc - (sx << 7) + _bias(wts, b_off + 4 * (o - o0))) >> shift
                 if kind == 3:  # output layer: the raw logit
                     out = y
                 else:
                     act[dst + o] = 255 if y > 255 else (0 if y < 0 else y)
+            if o_end < cout:  # more pieces of this layer to come: its ring stays
+                return out
         p += 1
         desc[base + 6] = 0 if p >= ring_len else p
         base += 12

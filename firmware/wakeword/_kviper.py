@@ -166,9 +166,12 @@ def copy_in(ring: ptr16, pos: int, src: ptr16, start: int, n: int):
 
 
 @micropython.viper
-def net(desc: ptr32, nlayers: int, first: int, last: int, wts: ptr8, act: ptr8) -> int:
+def net(desc: ptr32, nlayers: int, first: int, last: int, o0: int, o1: int, wts: ptr8, act: ptr8) -> int:
     # One frame through layers first..last-1 of nlayers; see model.py for the
-    # layout of desc (weight and bias offsets are into wts).
+    # layout of desc (weight and bias offsets are into wts). o1 > 0: only
+    # outputs o0..o1-1 of a (non-depthwise) layer, whose weights and biases
+    # then start at output o0; its ring moves on with the piece that ends at
+    # its last output.
     # Weights are stored + 128 (unsigned) and activations are uint8, so
     # sum(w * x) = sum(wu * x) - 128 * sum(x). Biases are int32 little-endian
     # in the same buffer, read a byte at a time (the file keeps no alignment);
@@ -236,9 +239,12 @@ def net(desc: ptr32, nlayers: int, first: int, last: int, wts: ptr8, act: ptr8) 
                     sx += int(xp[c])
                     c += 1
                 j += 1
-            o = 0
+            o_end = cout
+            if o1 > 0:
+                o_end = o1
+            o = o0
             wp = ptr8(int(wts) + w_off)
-            while o < cout:
+            while o < o_end:
                 acc = 0
                 j = 0
                 while j < k:
@@ -253,7 +259,7 @@ def net(desc: ptr32, nlayers: int, first: int, last: int, wts: ptr8, act: ptr8) 
                         c += 4
                     wp = ptr8(int(wp) + cin)
                     j += 1
-                bp = b_off + (o << 2)
+                bp = b_off + ((o - o0) << 2)
                 b = (int(wts[bp]) | (int(wts[bp + 1]) << 8) | (int(wts[bp + 2]) << 16)
                      | (((int(wts[bp + 3]) ^ 0x80) - 0x80) << 24))
                 y = (acc - (sx << 7) + b) >> shift
@@ -266,6 +272,8 @@ def net(desc: ptr32, nlayers: int, first: int, last: int, wts: ptr8, act: ptr8) 
                         y = 255
                     act[dst + o] = y
                 o += 1
+            if o < cout:  # more pieces of this layer to come: its ring stays
+                return out
         p += 1
         if p >= ring_len:
             p = 0

@@ -19,7 +19,8 @@ class Model:
     # set by modelfile.read (annotations only: no code on the board)
     buf: bytes  # the model's bytes, or (from a file) room for its largest layer
     f: object  # the open model file, or None
-    chunks: array  # per layer: file offset and length of its biases and weights
+    plan: array  # per layer: file offsets of its biases and weights, outputs a piece
+    wview: memoryview  # where a piece's weights go in buf
     desc: array
     act: bytearray
     n_layers: int
@@ -56,12 +57,33 @@ class Model:
         """Run all layers on the frame just written at input_slot(); the logit."""
         n = self.n_layers
         f = self.f
+        net = self.k.net
+        act = self.act
+        buf = self.buf
+        desc = self.desc
         if f is None:
-            return self.k.net(self.desc, n, 0, n, self.buf, self.act)
-        c = self.chunks
+            return net(desc, n, 0, n, 0, 0, buf, act)
+        # from the file (modelfile.read made the plan); no allocation: seek
+        # and readinto return small ints
+        plan = self.plan
         out = 0
-        for i in range(n):  # no allocation: seek and readinto return small ints
-            f.seek(c[2 * i])  # type: ignore[attr-defined]
-            f.readinto(self.buf, c[2 * i + 1])  # type: ignore[attr-defined]
-            out = self.k.net(self.desc, n, i, i + 1, self.buf, self.act)
+        for i in range(n):
+            d = i * _DESC
+            cout = desc[d + 2]
+            per = plan[3 * i + 2]
+            if per == cout:  # the layer whole: biases, then weights
+                f.seek(plan[3 * i])  # type: ignore[attr-defined]
+                f.readinto(buf, plan[3 * i + 1])  # type: ignore[attr-defined]
+                out = net(desc, n, i, i + 1, 0, 0, buf, act)
+                continue
+            row = desc[d + 3] * desc[d + 1]
+            o0 = 0
+            while o0 < cout:  # in pieces of outputs: their biases, then their weights
+                o1 = o0 + per if o0 + per < cout else cout
+                f.seek(plan[3 * i] + 4 * o0)  # type: ignore[attr-defined]
+                f.readinto(buf, 4 * (o1 - o0))  # type: ignore[attr-defined]
+                f.seek(plan[3 * i + 1] + o0 * row)  # type: ignore[attr-defined]
+                f.readinto(self.wview, (o1 - o0) * row)  # type: ignore[attr-defined]
+                out = net(desc, n, i, i + 1, o0, o1, buf, act)
+                o0 = o1
         return out

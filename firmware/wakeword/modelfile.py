@@ -3,8 +3,8 @@
 # descriptors and rings. Used once per load: model.Model imports it, then
 # drops it, so its code does not stay on the heap while the detector runs.
 # A model loaded from a file stays in the file: its layers are read as they
-# run, so the heap holds the largest layer (4.7 KB) instead of the whole
-# model (16.3 KB).
+# run, so the heap holds one layer (or a piece of one), 2.4 KB, instead of
+# the whole model (16.3 KB).
 from array import array
 import struct
 
@@ -16,6 +16,7 @@ except ImportError:  # a port without crc32 skips the check, not the model
 from .model import _DESC, ModelError
 
 CONV, DW, OUT = 1, 2, 3  # layer kinds
+PIECE = 2304  # weight bytes read at once: a 48 x 48 pointwise layer whole
 MAGIC = b"PWWM"
 VERSION = 1
 _HEADER = 32
@@ -83,18 +84,35 @@ def read(m, data, frontend_id, n_mel):
     m.desc = array("i", bytes(4 * (_DESC * n_layers + 16)))
     m.act = bytearray(ring_bytes)
     # A layer's biases (int32 at b_pos) and weights (at w_pos) follow each
-    # other in the file: from a path, each layer is read whole into m.buf
-    # and the kernels' offsets are into that; else into the file's buffer.
+    # other in the file. From a path, a layer is read into m.buf as it runs:
+    # whole (biases at 0, weights after them) if its weights fit PIECE bytes,
+    # else in pieces of outputs (a piece's biases at 0, its weights at
+    # m.wview, 4 * the widest layer's outputs on); the kernels' offsets are
+    # into m.buf. From bytes, they are into the bytes.
     m.f = None
-    m.chunks = array("i", bytes(8 * n_layers))  # file offset, length
-    largest = 0
+    # per layer: where its biases start in the file; the bytes to read whole
+    # (biases and weights), or where its weights start; outputs a piece.
+    # The descriptors then hold offsets into m.buf (a piece: its first output's)
+    m.plan = array("i", bytes(12 * n_layers))
+    widest = 0
+    for layer in layers:
+        widest = layer[2] if layer[2] > widest else widest
+    size = 0
     for i, (kind, cin, cout, kern, dil, ring_len, ring_off, w_pos, b_pos, shift) in enumerate(layers):
-        n = w_pos - b_pos + cout * kern * (1 if kind == DW else cin)
-        m.chunks[2 * i] = b_pos
-        m.chunks[2 * i + 1] = n
-        largest = n if n > largest else largest
-        if path is not None:
-            w_pos -= b_pos
+        row = kern * (1 if kind == DW else cin)  # weight bytes an output
+        m.plan[3 * i] = b_pos
+        m.plan[3 * i + 1] = w_pos
+        m.plan[3 * i + 2] = cout
+        if path is not None and kind != DW and row * cout > PIECE:
+            per = PIECE // row if row <= PIECE else 1
+            m.plan[3 * i + 2] = per
+            size = max(size, 4 * widest + per * row)
+            w_pos = 4 * widest  # a piece's weights; its biases at 0
+            b_pos = 0
+        elif path is not None:
+            m.plan[3 * i + 1] = 4 * cout + row * cout
+            size = max(size, 4 * cout + row * cout)
+            w_pos = 4 * cout
             b_pos = 0
         d = i * _DESC
         for j, v in enumerate((kind, cin, cout, kern, dil, ring_len, 0, ring_off, w_pos, b_pos, shift, 0)):
@@ -102,5 +120,6 @@ def read(m, data, frontend_id, n_mel):
     if path is None:
         m.buf = buf
     else:
-        m.buf = bytearray(largest)
+        m.buf = bytearray(size)
+        m.wview = memoryview(m.buf)[4 * widest:]
         m.f = open(path, "rb")

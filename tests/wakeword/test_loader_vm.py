@@ -59,6 +59,7 @@ def test_a_model_read_from_its_file_a_layer_at_a_time_gives_the_reference_logits
     out = mpy.run(RUN_FROM_FILE % (path, force), stdin=pcm.astype("<i2").tobytes(), heap="200K").split()
     from_file, held = int(out[0]), int(out[1])
     got = np.array([int(v) for v in out[2:]])
-    # the heap holds the largest layer (the first: 48 biases, 48 x 3 x 32 weights), not the model
-    assert from_file == 1 and held == 4 * 48 + 48 * 3 * 32
+    # the heap holds a 48 x 48 pointwise layer (48 biases and 48 x 48 weights), not the model;
+    # the first layer (48 x 3 x 32 weights) is read in two pieces of 24 outputs
+    assert from_file == 1 and held == 4 * 48 + 48 * 48
     assert np.array_equal(got, ref), f"first mismatch at frame {np.flatnonzero(got != ref)[0]}"

@@ -3,16 +3,21 @@
 # so loads are already signed.
 
 
-def window(ring, start, win, rev, re, im):
+def window(ring, start, win, re, im):
     peak = 0
+    r = 0  # i with its 8 bits reversed, counted along with i
     for i in range(256):
         n = i << 1
         v = (ring[(start + n) & 511] * win[n]) >> 15
         u = (ring[(start + n + 1) & 511] * win[n + 1]) >> 15
-        r = rev[i]
         re[r] = v
         im[r] = u
         peak = max(peak, abs(v), abs(u))
+        bit = 128
+        while r & bit:
+            r ^= bit
+            bit >>= 1
+        r |= bit
     return peak
 
 

@@ -7,10 +7,11 @@ import micropython
 
 
 @micropython.viper
-def window(ring: ptr16, start: int, win: ptr16, rev: ptr8, re: ptr16, im: ptr16) -> int:
+def window(ring: ptr16, start: int, win: ptr16, re: ptr16, im: ptr16) -> int:
     # Hann window the 512 samples from ring[start], store them bit-reversed as
     # 256 complex values (even samples real, odd imaginary); return the peak.
     peak = 0
+    r = 0  # i with its 8 bits reversed, counted along with i
     i = 0
     while i < 256:
         n = i << 1
@@ -20,7 +21,6 @@ def window(ring: ptr16, start: int, win: ptr16, rev: ptr8, re: ptr16, im: ptr16)
         y = int(ring[(start + n + 1) & 511])
         y = (y ^ 0x8000) - 0x8000
         u = (y * int(win[n + 1])) >> 15
-        r = int(rev[i])
         re[r] = v
         im[r] = u
         if v < 0:
@@ -31,6 +31,11 @@ def window(ring: ptr16, start: int, win: ptr16, rev: ptr8, re: ptr16, im: ptr16)
             peak = v
         if u > peak:
             peak = u
+        bit = 128
+        while r & bit:
+            r ^= bit
+            bit >>= 1
+        r |= bit
         i += 1
     return peak
 

@@ -33,14 +33,6 @@ class FrontEnd:
         self.mel_len = T.MEL_LEN
         self.mel_w = T.MEL_W
         self.lut = T.LOG_LUT
-        rev = bytearray(256)
-        for i in range(256):
-            r, v = 0, i
-            for _ in range(8):
-                r = (r << 1) | (v & 1)
-                v >>= 1
-            rev[i] = r
-        self.rev = rev
         self.ring = array("h", bytes(2 * _RING))
         self.re = array("h", bytes(512))
         self.im = array("h", bytes(512))
@@ -70,7 +62,7 @@ class FrontEnd:
         k = self.k
         self.need = T.HOP
         start = self.wpos  # the ring holds exactly the newest 512 samples
-        peak = k.window(self.ring, start, self.win, self.rev, self.re, self.im)
+        peak = k.window(self.ring, start, self.win, self.re, self.im)
         if peak == 0:
             for m in range(T.N_MEL):
                 out[off + m] = 0

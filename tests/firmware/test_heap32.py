@@ -81,4 +81,6 @@ def test_a_wake_word_model_adds_its_modules_and_detector():
     a = heap32.measure("pico2w", model)["wasm32"]
     steps = [x.step for x in a.rows]
     assert "wakeword.detector" in steps and "Detector" in steps
-    assert a.get("Detector").own > len(model)  # the model's bytes are read into the heap
+    # the model stays in its file: the heap holds its rings (3408 bytes) and the
+    # buffer a layer is read into (2496), not the model's bytes
+    assert 3408 + 2496 < a.get("Detector").own < len(model)

@@ -6,6 +6,7 @@ from array import array
 import micropython
 from micropython import const
 import time
+import uctypes
 
 import adpcm
 import link
@@ -26,11 +27,10 @@ SOUNDS = (
 
 
 @micropython.viper
-def copy16(dst: ptr16, at: int, src: ptr16, start: int, n: int):
-    """src[start:start + n] into dst[at:] (int16 buffers)."""
+def copy16(dst: ptr16, at: int, src: ptr16, n: int):
     i = 0
     while i < n:
-        dst[at + i] = src[start + i]
+        dst[at + i] = src[i]
         i += 1
 
 
@@ -97,7 +97,7 @@ class Capture:
         self.level = mic.read()
         self.frames += 1
         if self.streaming:
-            copy16(self.acc, self.fill, mic.pcm, 0, mic.frame)  # type: ignore[arg-type]
+            copy16(self.acc, self.fill, mic.pcm, mic.frame)  # type: ignore[arg-type]
             self.fill += mic.frame
             if self.fill >= CHUNK:
                 self._flush()
@@ -122,10 +122,12 @@ class Playback:
     def __init__(self, amp):
         self.amp = amp
         amp.nonblocking()
-        self.pcm = bytearray(2 * PLAY_MAX)  # one chunk, decoded (int16, as the viper code reads it)
         # the ring of decoded samples, as blocks of its own: a long-running heap may
         # have no 5 KB in one piece (an app that restarts builds this again)
         self.blocks = [bytearray(2 * _BLOCK) for _ in range(_RING // _BLOCK)]
+        # Chunks are decoded straight into the ring, at an offset in a block: the
+        # viper code takes an address for a buffer (small ints on both ports).
+        self.addr = [uctypes.addressof(b) for b in self.blocks]
         self.rd = 0  # ring index of the next block to hand over (a multiple of _BLOCK)
         self.fill = 0  # samples queued from rd on
         self.coder = adpcm.new_state()
@@ -148,7 +150,7 @@ class Playback:
 
     def full(self):
         """True while a chunk of the stream being played would not fit."""
-        return self.stream >= 0 and self.room() < PLAY_MAX
+        return self.stream >= 0 and self.room() <= PLAY_MAX  # a chunk takes up to PLAY_MAX + 1
 
     def start_stream(self, stream):
         self.stop()
@@ -165,14 +167,14 @@ class Playback:
         n = link.u16(body, link.AUDIO_SAMPLES)
         if n > PLAY_MAX or (n + 1) // 2 > length - (link.AUDIO_DATA - link.HEADER):
             return False
-        if n > self.room():
+        if n + 1 > self.room():
             self.dropped += 1
             return True
-        self.coder[0] = link.i16(body, link.AUDIO_PREDICTED)
-        self.coder[1] = body[link.AUDIO_STEP_INDEX]
-        adpcm.decode(self.coder, body, link.AUDIO_DATA, self.pcm, n)
-        self.amp.apply_volume(self.pcm, n)
-        at = self.rd + self.fill
+        coder = self.coder
+        coder[0] = link.i16(body, link.AUDIO_PREDICTED)
+        coder[1] = body[link.AUDIO_STEP_INDEX]
+        amp = self.amp
+        at = self.rd + self.fill  # even: so is every piece but a chunk's last (two samples a byte)
         i = 0
         while i < n:
             if at >= _RING:
@@ -180,9 +182,16 @@ class Playback:
             b = at // _BLOCK
             off = at - b * _BLOCK
             k = min(_BLOCK - off, n - i)
-            copy16(self.blocks[b], off, self.pcm, i, k)  # type: ignore[arg-type]
+            p = self.addr[b] + 2 * off
+            adpcm.decode(coder, body, link.AUDIO_DATA + (i >> 1), p, k)
+            amp.apply_volume(p, k)
             i += k
             at += k
+        if n & 1:  # an odd chunk: one silent sample keeps the next one even
+            if at >= _RING:
+                at -= _RING
+            zero16(self.blocks[at // _BLOCK], at % _BLOCK, 1)  # type: ignore[arg-type]
+            n += 1
         self.fill += n
         return True
 

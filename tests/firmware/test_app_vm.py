@@ -395,12 +395,14 @@ from array import array
 amp_bus = app.parts["amp"].i2s
 pcm = array("h", (3000 if (i // 20) % 2 else -3000 for i in range(1024)))  # 400 Hz square
 coder = adpcm.new_state()
+sent = []  # (predicted, step index, ADPCM bytes) of each chunk the host sent
 def answer(stream, chunks, end=True):
     """The host sends an answer as fast as the link takes it (the board's backpressure paces it)."""
     loop.host.send(T("audio_start"), (stream, 1, 16000, 1), now[0])
     for k in range(chunks):
         pred, step = coder[0], coder[1]
         n = adpcm.encode(coder, pcm, loop.host.enc.body, link.AUDIO_DATA, 1024)
+        sent.append((pred, step, bytes(loop.host.enc.body[link.AUDIO_DATA:link.AUDIO_DATA + n])))
         loop.host.send_audio(stream, k, pred, step, 1024, n)
         while len(loop.to_board) > 2048:
             run(20)  # the serial line is full: the board is not reading
@@ -412,12 +414,27 @@ def answer(stream, chunks, end=True):
 def test_answer_audio_queues_without_blocking_and_a_press_cuts_it():
     r = vm(PLAY + r'''
 app.event(S.LINK_UP, now[0])
+heard = []
+bus_write = amp_bus.write
+def speaker(buf):  # what the amp plays, kept
+    heard.append(bytes(buf))
+    return bus_write(buf)
+amp_bus.write = speaker
 w0 = amp_bus.written
 answer(5, 16)  # 16 x 64 ms = 1.02 s of answer
 t_sent = now[0]
 while app.flow.playing and now[0] - t_sent < 3000:  # until PLAY_END
     run(20)
 played = amp_bus.written - w0
+amp_bus.write = bus_write
+# the same chunks decoded here one by one, at the amp's volume
+one = array("h", bytes(2 * 1024))
+same = len(heard) == 32
+for j, (p0, i0, data) in enumerate(sent[:16]):
+    adpcm.decode(adpcm.new_state(p0, i0), data, 0, one, 1024)
+    app.parts["amp"].apply_volume(one, 1024)
+    mv = memoryview(one)  # 1024 samples: two of the amp's 512-sample blocks
+    same = same and heard[2 * j] == bytes(mv[0:512]) and heard[2 * j + 1] == bytes(mv[512:1024])
 t_end = now[0]
 run(app.flow.hold_ms + 100)
 after_hold = S.NAMES[app.flow.state]
@@ -430,12 +447,13 @@ run(20)
 at_press = amp_bus.written
 queued = app.playback.fill
 run(400)
-out(played=played, t_sent=t_sent, t_end=t_end, after_hold=after_hold, before_press=at_press - w1,
+out(played=played, same=same, t_sent=t_sent, t_end=t_end, after_hold=after_hold, before_press=at_press - w1,
     after_press=amp_bus.written - at_press, queued=queued, stop=loop.named("audio_stop"),
     state=S.NAMES[app.flow.state], dropped=app.playback.dropped)
-''')
+''', heap="320K")  # the test keeps 32 KB of what the speaker played; the heap is measured elsewhere
     # every sample of the answer went to the amp, in whole 32 ms blocks
     assert r["played"] == 16 * 1024 * 2 and r["dropped"] == 0, r
+    assert r["same"]  # sample for sample, in order
     # the board held the host back: it had sent the last chunk only some 160 + 120 ms before the end
     # of the answer (the ring and what the amp holds), and RESPONDING lasted until it had played
     assert 100 <= r["t_end"] - r["t_sent"] <= 600, r
@@ -480,3 +498,35 @@ out(alloc=a1 - a0, written=amp_bus.written - w0, dropped=app.playback.dropped, b
 ''')
     assert r["written"] >= 45 * 2048 and r["dropped"] == 0 and r["bad"] == 0, r
     assert r["alloc"] == 0, r
+
+
+def test_odd_sized_chunks_play_in_order_with_one_silent_sample_between():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+heard = []
+bus_write = amp_bus.write
+def speaker(buf):
+    heard.append(bytes(buf))
+    return bus_write(buf)
+amp_bus.write = speaker
+loop.host.send(T("audio_start"), (8, 1, 16000, 1), now[0])
+want = bytearray()
+one = array("h", bytes(2 * 333))
+for k in range(6):
+    pred, idx = coder[0], coder[1]
+    n = adpcm.encode(coder, pcm, loop.host.enc.body, link.AUDIO_DATA, 333)
+    adpcm.decode(adpcm.new_state(pred, idx), loop.host.enc.body, link.AUDIO_DATA, one, 333)
+    app.parts["amp"].apply_volume(one, 333)
+    want.extend(one)
+    want.extend(bytes(2))  # the silent sample after an odd chunk
+    loop.host.send_audio(8, k, pred, idx, 333, n)
+    run(20)
+loop.host.send(T("audio_end"), (8, 6, 0), now[0])
+while app.flow.playing and now[0] < 5000:
+    run(20)
+got = b"".join(heard)
+want.extend(bytes(len(got) - len(want)))  # the last block is filled up with silence
+out(same=got == bytes(want), samples=len(got) // 2, playing=app.flow.playing)
+''', heap="320K")  # the test keeps what the speaker played
+    assert r["samples"] == 4 * 512 and not r["playing"], r  # 6 x 334 samples in four 512-sample blocks
+    assert r["same"]

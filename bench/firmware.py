@@ -131,7 +131,8 @@ def press_to_cancel(twin, host, runs, tmp):
                 break
         pressed_at = rec.stat().st_size
         twin.control("press", button="button", ms=150)  # a tap: barge-in, then broken off
-        host.wait(0.8)
+        host.run_until(lambda: host.named("audio_stop"), 10, "audio_stop")
+        host.wait(0.6)  # what the speaker still plays after the board stopped it
         twin.control("speaker_stop")
         with wave.open(str(rec), "rb") as w:
             got = np.abs(np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int32))
@@ -141,7 +142,6 @@ def press_to_cancel(twin, host, runs, tmp):
         tail = got[max(0, (pressed_at - 44) // 2):]
         loud = np.flatnonzero(tail > 200)
         cut.append((loud[-1] + 1) / 16 if len(loud) else 0.0)
-        host.run_until(lambda: host.named("audio_stop"), 5, "audio_stop")
         host.got.clear()
     return cut
 

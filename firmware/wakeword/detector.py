@@ -19,7 +19,9 @@ class Detector:
         k = kernels.load()
         self.viper = k.__name__.endswith("_kviper")
         self.model = Model(model, fe_tables.FRONTEND_ID, fe_tables.N_MEL, k)
-        self.fe = FrontEnd(k)
+        # a model read from its file fills its buffer only in step(), after
+        # the front end's frame(): the FFT can use it meanwhile
+        self.fe = FrontEnd(k, self.model.buf if self.model.f is not None else None)
         m = self.model
         if threshold is None:
             threshold = m.default_threshold

@@ -18,7 +18,13 @@ def _array(typecode, data):
 
 
 class FrontEnd:
-    def __init__(self, kernels):
+    re: "memoryview | array"  # annotations only: no code on the board
+    im: "memoryview | array"
+
+    def __init__(self, kernels, scratch=None):
+        # scratch: a bytearray of at least 1 KB that is free while frame()
+        # runs (the model's read buffer); viper then keeps the FFT in it
+        # instead of in buffers of its own
         if T.FRAME != _RING:
             raise ValueError("front end tables are for another frame size")
         self.k = kernels
@@ -34,8 +40,13 @@ class FrontEnd:
         self.mel_w = T.MEL_W
         self.lut = T.LOG_LUT
         self.ring = array("h", bytes(2 * _RING))
-        self.re = array("h", bytes(512))
-        self.im = array("h", bytes(512))
+        if scratch is not None and len(scratch) >= 1024 and kernels.__name__.endswith("_kviper"):
+            mv = memoryview(scratch)
+            self.re = mv[0:512]
+            self.im = mv[512:1024]
+        else:  # the plain-Python kernels need signed values: arrays
+            self.re = array("h", bytes(512))
+            self.im = array("h", bytes(512))
         self.reset()
 
     def reset(self):

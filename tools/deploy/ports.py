@@ -38,7 +38,9 @@ def _state_roots(state_dir):
 
 def _twin_at(twin_dir):
     info_path = twin_dir / "twin.json"
-    if not (twin_dir / "control.sock").exists():
+    from pocket_agent.tools.twin.state import control_socket_path
+
+    if not control_socket_path(twin_dir).exists():
         return None
     try:
         info = json.loads(info_path.read_text())

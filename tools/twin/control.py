@@ -21,8 +21,7 @@ def running(state_dir=None):
     names = []
     if root.is_dir():
         for d in sorted(root.iterdir()):
-            sock = d / "control.sock"
-            if sock.exists():
+            if twin_state.control_socket_path(d).exists():
                 try:
                     call(d.name, "status", state_dir=state_dir, timeout=1.0)
                     names.append(d.name)

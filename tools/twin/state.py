@@ -6,8 +6,10 @@ as a real board's flash does.
 """
 
 import fcntl
+import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import littlefs
@@ -15,6 +17,9 @@ import littlefs
 from pocket_agent.errors import PocketError
 
 ERASED = 0xFF
+# sockaddr_un holds 108 bytes with the final NUL; a deeper state directory
+# keeps its control socket in a short per-user runtime directory instead.
+SOCKET_PATH_MAX = 100
 
 
 def state_root():
@@ -25,6 +30,21 @@ def state_root():
     return Path(base) / "pocket-agent"
 
 
+def control_socket_path(twin_dir):
+    """The twin's control socket: in its directory, unless that path is too long
+    for a UNIX socket; then a name derived from the directory under the runtime
+    directory, so every client finds the same one."""
+    path = Path(twin_dir) / "control.sock"
+    if len(os.fsencode(str(path))) <= SOCKET_PATH_MAX:
+        return path
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    digest = hashlib.sha256(os.fsencode(str(Path(twin_dir).resolve()))).hexdigest()[:20]
+    short = Path(runtime) / f"pocket-agent-{os.getuid()}" / f"{digest}.sock"
+    if len(os.fsencode(str(short))) > SOCKET_PATH_MAX:
+        short = Path("/tmp") / f"pocket-agent-{os.getuid()}" / f"{digest}.sock"
+    return short
+
+
 class TwinState:
     """The files of one twin. Holding the lock means owning the twin's flash."""
 
@@ -33,13 +53,14 @@ class TwinState:
         self.dir = Path(root or state_root()) / "twins" / name
         self.flash = self.dir / "flash.bin"
         self.link = self.dir / "tty"
-        self.control = self.dir / "control.sock"
+        self.control = control_socket_path(self.dir)
         self.info = self.dir / "twin.json"
         self.vm_log = self.dir / "vm.log"
         self._lock_fd = None
 
     def lock(self):
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.control.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

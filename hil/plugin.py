@@ -44,7 +44,7 @@ def pytest_configure(config):
     boards = config.getoption("--board")
     if real and (not boards or len(boards) != 1):
         raise pytest.UsageError("a real board (--port or --board-serial) needs exactly one --board NAME")
-    config._hil_summary = {}
+    config.pluginmanager.register(HilSummary(), "hil-summary")
 
 
 def pytest_generate_tests(metafunc):
@@ -136,8 +136,6 @@ def board(hil_board, request, record_property, artifacts):
     record_property("port", hil_board.port)
     record_property("reset", rung)
     record_property("reset_seconds", round(time.monotonic() - t0, 3))
-    summary = request.config._hil_summary.setdefault(hil_board.name, {"reset": {}})
-    summary["reset"][rung] = summary["reset"].get(rung, 0) + 1
     twin = hil_board.twin
     if twin:
         twin.control("capture", path=str((artifacts / "serial.log").resolve()))
@@ -158,26 +156,47 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
     board = (callspec.params.get("hil_board") or callspec.params.get("hil_device")) if callspec else None
-    if board and (report.when == "call" or report.outcome != "passed"):
-        summary = item.config._hil_summary.setdefault(board, {"reset": {}})
-        key = "infrastructure" if "infrastructure:" in str(report.longrepr or "") else report.outcome
-        summary[key] = summary.get(key, 0) + 1
-        summary["seconds"] = summary.get("seconds", 0.0) + report.duration
+    if board:
+        # the summary is built from reports, which pytest-xdist's workers hand to the controller
+        report.user_properties.append(("hil_board", board))
 
 
-def pytest_terminal_summary(terminalreporter, config):
-    summary = getattr(config, "_hil_summary", None)
-    if not summary:
-        return
-    tr = terminalreporter
-    tr.section("HIL bench")
-    tr.write_line(f"{'board':18} {'passed':>6} {'failed':>6} {'skipped':>7} {'infra':>6} {'seconds':>8}  resets")
-    for name, s in sorted(summary.items()):
-        resets = ", ".join(f"{k} x{v}" for k, v in sorted(s["reset"].items()))
-        if s.get("start"):
-            resets += (", " if resets else "") + f"device started in {s['start']:.1f} s"
-        tr.write_line(f"{name:18} {s.get('passed', 0):6} {s.get('failed', 0):6} {s.get('skipped', 0):7} "
-                      f"{s.get('infrastructure', 0):6} {s.get('seconds', 0.0):8.1f}  {resets}")
+class HilSummary:
+    """The per-board table at the end of a run, built from the tests' reports, so it is
+    whole also when pytest-xdist's workers ran the tests and only hand reports back."""
+
+    def __init__(self):
+        self.boards = {}
+
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        board = props.get("hil_board")
+        if not board:
+            return
+        s = self.boards.setdefault(board, {"reset": {}})
+        if report.when == "setup":
+            rung = props.get("reset")
+            if rung:
+                s["reset"][rung] = s["reset"].get(rung, 0) + 1
+            if "device_started_in" in props:
+                s["start"] = s.get("start", 0.0) + props["device_started_in"]
+        if report.when == "call" or report.outcome != "passed":
+            key = "infrastructure" if "infrastructure:" in str(report.longrepr or "") else report.outcome
+            s[key] = s.get(key, 0) + 1
+            s["seconds"] = s.get("seconds", 0.0) + report.duration
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.boards:
+            return
+        tr = terminalreporter
+        tr.section("HIL bench")
+        tr.write_line(f"{'board':18} {'passed':>6} {'failed':>6} {'skipped':>7} {'infra':>6} {'seconds':>8}  resets")
+        for name, s in sorted(self.boards.items()):
+            resets = ", ".join(f"{k} x{v}" for k, v in sorted(s["reset"].items()))
+            if s.get("start"):
+                resets += (", " if resets else "") + f"device started in {s['start']:.1f} s"
+            tr.write_line(f"{name:18} {s.get('passed', 0):6} {s.get('failed', 0):6} {s.get('skipped', 0):7} "
+                          f"{s.get('infrastructure', 0):6} {s.get('seconds', 0.0):8.1f}  {resets}")
 
 
 # -- the whole device: firmware deployed, the bridge with the offline agent, the pipeline
@@ -210,8 +229,7 @@ def hil_device(request, tmp_path_factory):
     rig = {c.strip() for c in config.getoption("--rig").split(",") if c.strip()}
     stage.capabilities = TWIN_CAPABILITIES if stage.twin else rig
     stage.started_in = time.monotonic() - t0
-    summary = config._hil_summary.setdefault(request.param, {"reset": {}})
-    summary["start"] = summary.get("start", 0.0) + stage.started_in
+    stage.start_reported = False
     yield stage
     stage.stop()
 
@@ -244,6 +262,9 @@ def device(hil_device, request, record_property):
     record_property("target", "twin" if twin is not None else "hardware")
     record_property("port", stage.port or twin.port)
     record_property("firmware", peer.get("software", "?"))
+    if not stage.start_reported:  # once per device, for the summary's "device started in"
+        record_property("device_started_in", round(stage.started_in, 1))
+        stage.start_reported = True
     yield stage
     stage.artifacts = None
     _write_jsonl(folder / "steps.jsonl", stage.steps_since(steps))

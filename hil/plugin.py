@@ -178,8 +178,8 @@ class HilSummary:
             rung = props.get("reset")
             if rung:
                 s["reset"][rung] = s["reset"].get(rung, 0) + 1
-            if "device_started_in" in props:
-                s["start"] = s.get("start", 0.0) + props["device_started_in"]
+            if "device_started_in" in props:  # once per device: one per xdist worker that had app tests
+                s.setdefault("starts", []).append(props["device_started_in"])
         if report.when == "call" or report.outcome != "passed":
             key = "infrastructure" if "infrastructure:" in str(report.longrepr or "") else report.outcome
             s[key] = s.get(key, 0) + 1
@@ -193,8 +193,10 @@ class HilSummary:
         tr.write_line(f"{'board':18} {'passed':>6} {'failed':>6} {'skipped':>7} {'infra':>6} {'seconds':>8}  resets")
         for name, s in sorted(self.boards.items()):
             resets = ", ".join(f"{k} x{v}" for k, v in sorted(s["reset"].items()))
-            if s.get("start"):
-                resets += (", " if resets else "") + f"device started in {s['start']:.1f} s"
+            starts = s.get("starts")
+            if starts:
+                each = " / ".join(f"{t:.1f}" for t in starts)
+                resets += (", " if resets else "") + f"device started in {each} s"
             tr.write_line(f"{name:18} {s.get('passed', 0):6} {s.get('failed', 0):6} {s.get('skipped', 0):7} "
                           f"{s.get('infrastructure', 0):6} {s.get('seconds', 0.0):8.1f}  {resets}")
 

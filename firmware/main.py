@@ -133,6 +133,9 @@ def wake_word(board, report):
     path = model if model.startswith("/") else "/%s.pwm" % model  # deploy puts models at the root
     try:
         from wakeword.detector import Detector
+        if ww.get("model_in") == "ram":  # the whole model in the heap: no flash reads per frame
+            with open(path, "rb") as f:
+                path = f.read()
         return Detector(path, ww.get("threshold"))
     except Exception as e:  # noqa: BLE001  a missing or corrupt model leaves push-to-talk
         report("wake word off: %s" % e)

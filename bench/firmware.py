@@ -103,6 +103,14 @@ def press_to_screen(twin, host, presses):
     return lat
 
 
+def loud_since(path, offset):
+    import numpy as np
+    with open(path, "rb") as f:
+        f.seek(44 + max(0, offset - 44) // 2 * 2)
+        data = f.read()
+        return np.abs(np.frombuffer(data[:len(data) // 2 * 2], "<i2").astype(np.int32)).max(initial=0) > 1000
+
+
 def press_to_cancel(twin, host, runs, tmp):
     import wave
 
@@ -120,15 +128,19 @@ def press_to_cancel(twin, host, runs, tmp):
         stream = (40 + k) & 0xFF
         host.send("audio_start", stream, 1, 16000, 1)
         state = adpcm.new_state()
-        t0 = time.monotonic()
-        for i, start in enumerate(range(0, len(pcm), 1024)):
+        for i, start in enumerate(range(0, len(pcm), 1024)):  # 6 s, sent at once: the line holds it
             chunk = pcm[start:start + 1024]
             pred, step = state[0], state[1]
             n = adpcm.encode(state, chunk.tobytes(), host.ep.enc.body, link.AUDIO_DATA, len(chunk))
-            host.ep.send_audio(stream, i, pred, step, len(chunk), n)  # blocks while the board reads no more
+            host.ep.send_audio(stream, i, pred, step, len(chunk), n)
             host.step()
-            if time.monotonic() - t0 > 1.5:  # the answer plays; more of it waits on the line
-                break
+        deadline = time.monotonic() + 10
+        while not loud_since(rec, rec.stat().st_size - 1600):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the board did not play the answer")
+            host.step()
+            time.sleep(0.01)
+        host.wait(0.5)  # well into the answer; seconds of it still wait on the line
         pressed_at = rec.stat().st_size
         twin.control("press", button="button", ms=150)  # a tap: barge-in, then broken off
         host.run_until(lambda: host.named("audio_stop"), 10, "audio_stop")

@@ -16,6 +16,7 @@ PLAY_MAX = const(1024)  # samples per chunk the board accepts from the host
 _AHEAD_MS = const(120)  # how far sound handed to the amp may run ahead of real time
 _BLOCK = const(512)  # samples per write to the amp: 32 ms
 _RING = const(2560)  # samples of decoded answer queued: 160 ms, five blocks
+_LOST_MS = const(500)  # a write not taken by then lost its callback (a full scheduler queue)
 
 # sound number -> (Hz, ms) steps; 0 Hz is a pause
 SOUNDS = (
@@ -139,6 +140,8 @@ class Playback:
         self.volume = 100
         self.t0 = 0
         self.sent_ms = 0  # ms of sound handed to the amp since t0
+        self.wrote_at = 0  # ticks of the last write
+        self.lost = 0  # writes whose callback never came
         self.dropped = 0  # chunks that found no room (a host that ignored the link's backpressure)
 
     @property
@@ -215,6 +218,12 @@ class Playback:
     def pump(self, now):
         """Hand the amp its next block if it is free and less than _AHEAD_MS is
         queued. True once the host's stream has ended and has been played."""
+        amp = self.amp
+        if amp.busy and time.ticks_diff(now, self.wrote_at) > _LOST_MS:
+            # The port took this block long ago (at most ~150 ms is queued ahead) but its
+            # callback was dropped: a port drops a scheduled callback when the queue is full.
+            amp.busy = False
+            self.lost += 1
         ahead = self.sent_ms - time.ticks_diff(now, self.t0)
         if ahead <= 0:  # nothing queued (idle, or the source ran late): time starts again
             self.t0 = now
@@ -227,8 +236,9 @@ class Playback:
                 return True
         elif self.steps is None:
             return False
-        if ahead >= _AHEAD_MS or self.amp.busy:
+        if ahead >= _AHEAD_MS or amp.busy:
             return False
+        self.wrote_at = now
         if self.stream >= 0:
             self._stream_block()
         else:

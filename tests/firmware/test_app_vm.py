@@ -530,3 +530,16 @@ out(same=got == bytes(want), samples=len(got) // 2, playing=app.flow.playing)
 ''', heap="320K")  # the test keeps what the speaker played
     assert r["samples"] == 4 * 512 and not r["playing"], r  # 6 x 334 samples in four 512-sample blocks
     assert r["same"]
+
+
+def test_a_lost_write_callback_does_not_stop_the_speaker_for_good():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+amp_bus.lose = 1  # the port drops the callback of the first block
+w0 = amp_bus.written
+answer(5, 8)
+while app.flow.playing and now[0] < 10000:
+    run(20)
+out(written=amp_bus.written - w0, lost=app.playback.lost, playing=app.flow.playing)
+''')
+    assert r["lost"] == 1 and not r["playing"] and r["written"] == 8 * 2048, r

@@ -8,7 +8,7 @@ the expected tool ran with the expected arguments.
 
     .venv/bin/python bench/agent.py                 # held-out voices, all requests
     .venv/bin/python bench/agent.py --limit 10      # a quick look
-    .venv/bin/python bench/agent.py --tune          # pick the commands/dictation bias on the tuning voices
+    .venv/bin/python bench/agent.py --tune --all    # settings: each decoder alone, the fit and bias swept
     .venv/bin/python bench/agent.py --fresh         # second held-out set: other phrasings, other voices
 
 Latency is measured on the host: from the last audio chunk (end of speech) to
@@ -301,9 +301,9 @@ def evaluate(engine, voices, limit=None, fresh=False):
     return stats, per_voice, latencies, rtf, failures
 
 
-def tuning_cases():
+def tuning_cases(every=2):
     """The tuning set: per tuning voice, one or two grammar sentences per intent (never the bench's or
-    the fresh set's phrasings) and the tuning non-requests; every other case, as the settings were chosen."""
+    the fresh set's phrasings) and the tuning non-requests; every other case by default (`every=1`: all)."""
     held = {normalize(r[0]) for r in REQUESTS + UNSEEN_TEXT + FRESH_REQUESTS}
     pool = {}
     for sentence in grammar().sentences(per_template=20, seed=7):
@@ -316,31 +316,28 @@ def tuning_cases():
             for sentence in rng.sample(pool[name], min(len(pool[name]), 2 if name in TUNING_BUSY else 1)):
                 cases.append((voice, sentence, True))
         cases += [(voice, text, False) for text in TUNING_NOT_REQUESTS]
-    return cases[::2]
+    return cases[::every]
 
 
-def tune(engine, limit):
-    """Settings on the tuning voices only: completion with the engine as configured (--garbage), and the
-    commands/dictation bias that applies when no grammar reading wins, swept offline."""
-    cases = tuning_cases()[:limit]
-    records = []
-    for voice, text, is_request in cases:
-        seed = int(hashlib.sha1(f"{voice}|{text}".encode()).hexdigest()[:6], 16)
-        transcript = engine.transcribe(clip(text, voice, seed), CHUNK_BYTES)
-        want = grammar().parse(text) if is_request else None
-        records.append((voice, want, transcript.details))
+def tuning_details(engine, voice, text):
+    """A tuning clip decoded as a board streams it: each decoder's reading and the fits."""
+    seed = int(hashlib.sha1(f"{voice}|{text}".encode()).hexdigest()[:6], 16)
+    return engine.transcribe(clip(text, voice, seed), CHUNK_BYTES).details
+
+
+def tune(engine, limit, every=2):
+    """Settings on the tuning voices only: each decoder's reading alone, then the fit a request needs
+    (MIN_FIT) and the commands/dictation bias, swept offline over the same decodings."""
+    cases = tuning_cases(every)[:limit]
+    records = [(voice, grammar().parse(text) if is_request else None, tuning_details(engine, voice, text))
+               for voice, text, is_request in cases]
     print(f"tuning voices: {', '.join(TUNING_VOICES)}; {len(records)} clips; garbage per phone {engine.garbage}")
-    print("bias   requests_right  non_requests_refused   per voice")
-    for bias in (-1000, -500, 0, 500, 1000, 2000):
+
+    def score(read):
         right = refused = n_req = n_not = 0
         voices = {}
         for voice, want, details in records:
-            choice = sphinx.decide(details, bias)
-            text = {"grammar": details.get("chosen_reading"), "commands": details.get("commands_reading"),
-                    "dictation": details.get("dictation", {}).get("text")}[choice]
-            if choice == "dictation" and details.get("dictation", {}).get("confidence", 0) < MIN_CONFIDENCE:
-                text = None
-            got = grammar().parse(text or "")
+            got = grammar().parse(read(details) or "")
             if want is None:
                 n_not += 1
                 refused += got is None
@@ -351,8 +348,27 @@ def tune(engine, limit):
                 v = voices.setdefault(voice, [0, 0])
                 v[0] += ok
                 v[1] += 1
-        print(f"{bias:>5.0f}  {right:>3}/{n_req} = {right / max(1, n_req):5.1%}  {refused:>3}/{n_not}   "
-              + " ".join(f"{name}:{v[0]}/{v[1]}" for name, v in voices.items()))
+        return (f"{right:>3}/{n_req} = {right / max(1, n_req):5.1%}  {refused:>3}/{n_not}   "
+                + " ".join(f"{name}:{v[0]}/{v[1]}" for name, v in voices.items()))
+
+    print("each decoder's reading alone     requests_right  non_requests_refused   per voice")
+    print(f"  grammar search                  {score(lambda d: (d.get('grammar') or {}).get('text'))}")
+    print(f"  commands (best accepted guess)  {score(lambda d: d.get('commands_reading'))}")
+    print(f"  dictation                       {score(lambda d: (d.get('dictation') or {}).get('text'))}")
+
+    def chosen(details, bias, min_fit, closer_by=sphinx.CLOSER_BY):
+        which, text = sphinx.choose(details, bias, min_fit, closer_by)
+        if which == "dictation" and details["dictation"]["confidence"] < MIN_CONFIDENCE:
+            return None  # the session does not act on unsure dictation
+        return text
+
+    print("min_fit  bias   requests_right  non_requests_refused   per voice")
+    for min_fit in (-44, -42, -40, -38, -36, -34, -32):
+        for bias in (-500, 500, 1500):
+            print(f"{min_fit:>6}  {bias:>5}  {score(lambda d: chosen(d, bias, min_fit))}")
+    print(f"closer_by (min_fit {sphinx.MIN_FIT:.0f}, bias {engine.bias:.0f})")
+    for closer_by in (0, 2, 3, 4, 5, 6, 8, 1e9):
+        print(f"{closer_by:>6g}         {score(lambda d: chosen(d, engine.bias, sphinx.MIN_FIT, closer_by))}")
 
 
 def main(argv=None):
@@ -361,7 +377,9 @@ def main(argv=None):
     parser.add_argument("--fresh", action="store_true",
                         help="the second held-out set: FRESH_REQUESTS in FRESH_VOICES")
     parser.add_argument("--limit", type=int, default=None, help="first N requests of each kind")
-    parser.add_argument("--tune", action="store_true", help="sweep the bias on the tuning voices")
+    parser.add_argument("--tune", action="store_true",
+                        help="each decoder alone and the choice's settings swept, on the tuning voices")
+    parser.add_argument("--all", action="store_true", help="with --tune: every tuning case, not every other one")
     parser.add_argument("--garbage", type=float, default=sphinx.GARBAGE_PER_PHONE,
                         help="the grammar search's garbage-loop probability per phone (0: no garbage loop)")
     parser.add_argument("--no-grammar", action="store_true", help="the commands and dictation decoders only")
@@ -371,7 +389,7 @@ def main(argv=None):
     engine = sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar)
     load_s = time.perf_counter() - t0
     if args.tune:
-        tune(engine, args.limit)
+        tune(engine, args.limit, every=1 if args.all else 2)
         return 0
     if args.voices is None:
         args.voices = FRESH_VOICES if args.fresh else HELD_OUT_VOICES

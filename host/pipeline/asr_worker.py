@@ -26,7 +26,8 @@ class _Worker:
         from pocket_agent.host.speech.sphinx import PocketSphinxEngine
 
         g = grammar()
-        self.engine = PocketSphinxEngine(sentences=command_sentences(phrase),
+        # users say the wake phrase before a request even with push-to-talk: the grammar search allows it
+        self.engine = PocketSphinxEngine(sentences=command_sentences(phrase), lead_in=(phrase,) if phrase else (),
                                          accept=lambda text: g.parse(strip_wake(text, phrase)) is not None)
         if channel:
             self.engine.restore_channel(channel)

@@ -52,6 +52,7 @@ def test_a_streamed_utterance_is_heard_and_the_channel_state_comes_back():
     load_s, transcript, channel, nothing = asyncio.run(run())
     assert load_s > 0
     assert transcript.text == "hey pocket what is the temperature" and transcript.source == "commands"
+    assert transcript.details["grammar"]["text"] == transcript.text  # the grammar search allows the wake phrase
     assert transcript.details["finish_ms"] >= 0
     assert {"commands", "dictation"} <= set(channel)  # each decoder's, to restore next session
     assert nothing is None

@@ -320,23 +320,33 @@ def tuning_cases(every=2):
 
 
 def tuning_details(engine, voice, text):
-    """A tuning clip decoded as a board streams it: each decoder's reading and the fits."""
+    """A tuning clip decoded as a board streams it, with every reading's fit (the recogniser computes
+    only those it needs), so that the choice between readings can be swept offline."""
     seed = int(hashlib.sha1(f"{voice}|{text}".encode()).hexdigest()[:6], 16)
-    return engine.transcribe(clip(text, voice, seed), CHUNK_BYTES).details
+    pcm = clip(text, voice, seed)
+    stream = engine.stream()
+    for i in range(0, len(pcm), CHUNK_BYTES):
+        stream.feed(pcm[i:i + CHUNK_BYTES])
+    details = stream.finish().details
+    if "commands_reading" not in details:
+        details["commands_reading"] = stream._commands_reading(details.get("commands", {}).get("text", ""), {})
+    if details["commands_reading"] and "commands_fit" not in details:
+        details["commands_fit"] = stream.fit_per_frame(details["commands_reading"])
+    return details
 
 
 def tune(engine, limit, every=2):
     """Settings on the tuning voices only: each decoder's reading alone, then the fit a request needs
     (MIN_FIT) and the commands/dictation bias, swept offline over the same decodings."""
     cases = tuning_cases(every)[:limit]
-    records = [(voice, grammar().parse(text) if is_request else None, tuning_details(engine, voice, text))
+    records = [(voice, grammar().parse(text) if is_request else None, tuning_details(engine, voice, text), text)
                for voice, text, is_request in cases]
     print(f"tuning voices: {', '.join(TUNING_VOICES)}; {len(records)} clips; garbage per phone {engine.garbage}")
 
     def score(read):
         right = refused = n_req = n_not = 0
         voices = {}
-        for voice, want, details in records:
+        for voice, want, details, _ in records:
             got = grammar().parse(read(details) or "")
             if want is None:
                 n_not += 1
@@ -356,19 +366,26 @@ def tune(engine, limit, every=2):
     print(f"  commands (best accepted guess)  {score(lambda d: d.get('commands_reading'))}")
     print(f"  dictation                       {score(lambda d: (d.get('dictation') or {}).get('text'))}")
 
-    def chosen(details, bias, min_fit, closer_by=sphinx.CLOSER_BY):
-        which, text = sphinx.choose(details, bias, min_fit, closer_by)
+    def chosen(details, bias, min_fit):
+        which, text = sphinx.choose(details, bias, min_fit)
         if which == "dictation" and details["dictation"]["confidence"] < MIN_CONFIDENCE:
             return None  # the session does not act on unsure dictation
         return text
 
     print("min_fit  bias   requests_right  non_requests_refused   per voice")
-    for min_fit in (-44, -42, -40, -38, -36, -34, -32):
+    for min_fit in (-44, -40, -38, -36, -34, -32, -30, -28):
         for bias in (-500, 500, 1500):
             print(f"{min_fit:>6}  {bias:>5}  {score(lambda d: chosen(d, bias, min_fit))}")
-    print(f"closer_by (min_fit {sphinx.MIN_FIT:.0f}, bias {engine.bias:.0f})")
-    for closer_by in (0, 2, 3, 4, 5, 6, 8, 1e9):
-        print(f"{closer_by:>6g}         {score(lambda d: chosen(d, engine.bias, sphinx.MIN_FIT, closer_by))}")
+    print(f"as configured (min_fit {sphinx.MIN_FIT:.0f}, bias {engine.bias:.0f}): {score(lambda d: chosen(d, engine.bias, sphinx.MIN_FIT))}")
+    wer = {}
+    for voice, want, details, text in records:
+        if want is not None:
+            heard = sphinx.choose(details, engine.bias)[1]
+            w = wer.setdefault(voice, [0, 0])
+            for i, n in enumerate(wer_counts(normalize(text), normalize(heard))):
+                w[i] += n
+    print("  requests' WER: " + " ".join(f"{voice}:{e / max(1, n):.1%}" for voice, (e, n) in wer.items())
+          + f"  all: {sum(e for e, _ in wer.values()) / max(1, sum(n for _, n in wer.values())):.1%}")
 
 
 def main(argv=None):

@@ -6,6 +6,8 @@ import wave
 import numpy as np
 from PIL import Image
 
+from pocket_agent.hil import display
+
 from .conftest import Running, bus, i2c_setup, part, run
 
 SSD1306_INIT = (0xAE, 0x20, 0x00, 0x40, 0xA1, 0xA8, 63, 0xC8, 0xD3, 0, 0xDA, 0x12, 0xD5, 0x80, 0xD9, 0xF1,
@@ -122,6 +124,31 @@ print(buf.hex())
     assert board_twin.world.display_pixels() == [[1 - v for v in row] for row in expect]
     run(board_twin, i2c_setup(board_twin) + f"i2c.writeto({addr}, b'\\x80\\xa6\\x80\\xae')")
     assert sum(map(sum, board_twin.world.display_pixels())) == 0
+
+
+def test_ssd1306_keeps_every_frame_it_showed_even_ones_too_brief_to_poll(board_twin):
+    addr = part(board_twin, "display")["addr"]
+    mark, _ = board_twin.world.display_frames(since=1 << 62)
+    run(board_twin, i2c_setup(board_twin) + f"A = {addr}\nINIT = {SSD1306_INIT!r}\n" + """import framebuf
+for c in INIT:
+    i2c.writeto(A, bytes((0x80, c)))
+buf = bytearray(1024)
+fb = framebuf.FrameBuffer(buf, 128, 64, framebuf.MONO_VLSB)
+for word in ('one', 'two', 'two', 'three'):  # back to back; the same frame twice is one screen
+    fb.fill(0)
+    fb.text(word, 0, 0, 1)
+    for c in (0x21, 0, 127, 0x22, 0, 7):
+        i2c.writeto(A, bytes((0x80, c)))
+    i2c.writevto(A, (b'\\x40', buf))
+i2c.writeto(A, b'\\x80\\xae')  # display off: a dark screen of its own
+""")
+    last, frames = board_twin.world.display_frames(since=mark)
+    assert last == mark + len(frames)
+    texts = [display.read(rows).text.strip() for _, rows in frames]
+    assert texts[-4:] == ["one", "two", "three", ""], texts
+    times = [t for t, _ in frames]
+    assert times == sorted(times)
+    assert board_twin.world.display_frames(since=last) == (last, [])
 
 
 def _wav(path, samples, rate=16000):

@@ -9,7 +9,7 @@ from . import state as twin_state
 
 # Actions on the world around the board, forwarded to the world process.
 WORLD_ACTIONS = ("press", "release", "hold", "environment", "orientation", "shake", "tap", "mic_play",
-                 "mic_stop", "speaker_record", "speaker_stop", "display", "battery", "led", "world",
+                 "mic_stop", "speaker_record", "speaker_stop", "display", "display_frames", "battery", "led", "world",
                  "audio_speed")
 ACTIONS = ("status", "reset", "power_cut", "unplug", "replug", "faults", "capture", "bootloader", "erase_flash",
            "stop") + WORLD_ACTIONS

@@ -71,6 +71,11 @@ class WorldControl:
         snap = self._call("display")
         return [[int(c) for c in row] for row in snap["rows"]]
 
+    def display_frames(self, since=0):
+        """(last, [(monotonic time, rows)]): the screens shown after frame `since`."""
+        got = self._call("display_frames", since=since)
+        return got["last"], [(f["t"], [[int(c) for c in row] for row in f["rows"]]) for f in got["frames"]]
+
     def display_png(self, path, scale=1):
         return self._call("display", path=os.path.abspath(path), scale=scale)
 

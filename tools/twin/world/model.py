@@ -395,6 +395,15 @@ class World:
         return {"width": dev.width, "height": dev.height, "rows": ["".join(map(str, r)) for r in rows],
                 "state": dev.state(), "png": path}
 
+    def ctl_display_frames(self, since=0, display="display"):
+        """Each screen the panel showed after frame `since` (a write that completed the
+        addressed window, or a command that changed what shows), oldest first; `last` is
+        the newest frame's number, to pass as `since` next time."""
+        dev = self.part(display, "ssd1306")
+        frames = dev.frames_since(int(since))
+        return {"last": dev.frame_seq, "now": self.now(),
+                "frames": [{"seq": n, "t": t, "rows": ["".join(map(str, r)) for r in rows]} for n, t, rows in frames]}
+
     def ctl_battery(self, level=None, drain_per_hour=None, battery="battery"):
         dev = self.part(battery, "battery")
         dev.set(dev.level(self.now()) if level is None else float(level), self.now(),

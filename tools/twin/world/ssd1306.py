@@ -7,6 +7,9 @@ charge pump (a panel with its pump off stays dark, as a real module does).
 """
 
 import random
+from collections import deque
+
+HISTORY = 256  # frames kept, so a test can read screens too brief to poll
 
 # Commands that take this many argument bytes after the command byte.
 _ARGS = {
@@ -24,6 +27,8 @@ class SSD1306:
         self.height = height
         self.pages = height // 8
         self.rng = random.Random(seed)
+        self.frames = deque(maxlen=HISTORY)  # (seq, now, ram, registers): each change the panel showed
+        self.frame_seq = 0
         self.power_on()
 
     def power_on(self):
@@ -48,6 +53,7 @@ class SSD1306:
         self.scrolling = False
         self.cmd = []  # command bytes collected so far
         self._ctl = None  # the control byte in force; None: the next byte is one
+        self._shown = False  # a write completed the addressed window or changed how it shows
 
     # ---- I2C ----
 
@@ -65,7 +71,25 @@ class SSD1306:
                 self._command(b)
             if self._ctl & 0x80:
                 self._ctl = None
+        if self._shown:
+            self._shown = False
+            self._record(now)
         return len(data)
+
+    def _registers(self):
+        return (self.on and self.pump, self.entire_on, self.invert, self.mux, self.start_line, self.offset,
+                self.com_alt, self.seg_remap, self.com_reverse)
+
+    def _record(self, now):
+        ram, regs = bytes(self.ram), self._registers()
+        if self.frames and self.frames[-1][2] == ram and self.frames[-1][3] == regs:
+            return
+        self.frame_seq += 1
+        self.frames.append((self.frame_seq, now, ram, regs))
+
+    def frames_since(self, seq):
+        """[(seq, now, rows)] of the frames recorded after `seq`, oldest first."""
+        return [(n, t, self._render(ram, regs)) for n, t, ram, regs in self.frames if n > seq]
 
     def read(self, n, now):
         # The I2C interface of the SSD1306 has no data read; the bus reads high.
@@ -80,6 +104,8 @@ class SSD1306:
             return
         args = self.cmd[1:]
         self.cmd = []
+        if c in (0xAE, 0xAF, 0xA4, 0xA5, 0xA6, 0xA7, 0x8D):
+            self._shown = True
         if c in (0xAE, 0xAF):
             self.on = c == 0xAF
         elif c == 0x81:
@@ -126,17 +152,29 @@ class SSD1306:
         if self.mode == 0:  # horizontal
             if self.col >= self.col_end:
                 self.col = self.col_start
-                self.page = self.page_start if self.page >= self.page_end else self.page + 1
+                if self.page >= self.page_end:
+                    self.page = self.page_start
+                    self._shown = True  # the window is written through: a frame
+                else:
+                    self.page += 1
             else:
                 self.col += 1
         elif self.mode == 1:  # vertical
             if self.page >= self.page_end:
                 self.page = self.page_start
-                self.col = self.col_start if self.col >= self.col_end else self.col + 1
+                if self.col >= self.col_end:
+                    self.col = self.col_start
+                    self._shown = True
+                else:
+                    self.col += 1
             else:
                 self.page += 1
-        else:  # page: the column wraps, the page stays
-            self.col = self.col_start if self.col >= self.width - 1 else self.col + 1
+        else:  # page: the column wraps, the page stays; each page written counts
+            if self.col >= self.width - 1:
+                self.col = self.col_start
+                self._shown = True
+            else:
+                self.col += 1
 
     # ---- what the panel shows ----
 
@@ -146,23 +184,27 @@ class SSD1306:
         The module's glass is mounted so that segment remap (A1) and reversed
         COM scan (C8) show RAM upright, as drivers configure it.
         """
+        return self._render(self.ram, self._registers())
+
+    def _render(self, ram, regs):
+        shows, entire_on, invert, mux, start_line, offset, com_alt, seg_remap, com_reverse = regs
         w, h = self.width, self.height
         rows = [[0] * w for _ in range(h)]
-        if not (self.on and self.pump):
+        if not shows:
             return rows
-        for com in range(min(self.mux, h)):
-            scan = self.mux - 1 - com if self.com_reverse else com
-            ram_row = (scan + self.start_line + self.offset) % 64
+        for com in range(min(mux, h)):
+            scan = mux - 1 - com if com_reverse else com
+            ram_row = (scan + start_line + offset) % 64
             if ram_row >= h:
                 continue
             # Sequential COM pins on a panel wired for the alternative layout interleave the rows.
-            line = com if self.com_alt else (com * 2 if com < h // 2 else (com - h // 2) * 2 + 1)
+            line = com if com_alt else (com * 2 if com < h // 2 else (com - h // 2) * 2 + 1)
             out = rows[h - 1 - line]
             page, bit = divmod(ram_row, 8)
             base = page * w
             for col in range(w):
-                on = 1 if self.entire_on else ((self.ram[base + col] >> bit) & 1) ^ self.invert
-                out[col if self.seg_remap else w - 1 - col] = on
+                on = 1 if entire_on else ((ram[base + col] >> bit) & 1) ^ invert
+                out[col if seg_remap else w - 1 - col] = on
         return rows
 
     def brightness(self):

@@ -69,12 +69,8 @@ print(det.viper, det.frames, det.limit)
 print(' '.join(str(h) for h in hits))
 """
 
-RUN_LOGITS = """
-import sys
-from array import array
-from wakeword.detector import Detector
-n_model = int.from_bytes(sys.stdin.buffer.read(4), 'little')
-det = Detector(sys.stdin.buffer.read(n_model), force_python={force})
+# The model's logit for each frame of the int16 audio on stdin, one per line (`det` is built first).
+PRINT_LOGITS = """
 m = det.model
 fe = det.fe
 while True:
@@ -89,6 +85,14 @@ while True:
             fe.frame(m.act, m.input_slot())
             print(m.step())
 """
+
+RUN_LOGITS = """
+import sys
+from array import array
+from wakeword.detector import Detector
+n_model = int.from_bytes(sys.stdin.buffer.read(4), 'little')
+det = Detector(sys.stdin.buffer.read(n_model), force_python={force})
+""" + PRINT_LOGITS
 
 
 def _payload(qm, pcm):

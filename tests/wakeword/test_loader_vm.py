@@ -8,6 +8,7 @@ from pocket_agent.models.wakeword import frontend, qmodel
 from tests import mpy
 
 from .conftest import MODELS
+from .test_firmware_vm import PRINT_LOGITS
 
 CODE = r'''
 import gc, sys
@@ -34,20 +35,8 @@ import sys
 from array import array
 from wakeword.detector import Detector
 det = Detector(%r, force_python=%s)
-m = det.model
-print(int(m.f is not None), len(m.buf))
-while True:
-    data = sys.stdin.buffer.read(4000)
-    if not data:
-        break
-    pcm = array('h', data)
-    i = 0
-    while i < len(pcm):
-        i += det.fe.push(pcm, i, len(pcm) - i)
-        if det.fe.ready():
-            det.fe.frame(m.act, m.input_slot())
-            print(m.step())
-"""
+print(int(det.model.f is not None), len(det.model.buf))
+""" + PRINT_LOGITS
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["viper", "python"])

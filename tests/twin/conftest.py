@@ -81,6 +81,8 @@ def start_twin(state_dir):
     yield start
     for twin in started:
         twin.stop()
+        # pytest shows this only for a failed test: what the twin said (resets, VM crashes).
+        print(f"--- twin {twin.name}:\n{twin.messages()}")
 
 
 @pytest.fixture(params=["pico2w", "esp32s3-devkitc"])

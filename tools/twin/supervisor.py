@@ -12,7 +12,9 @@ resets and power cuts also replace the pty, as USB re-enumeration does.
 """
 
 import asyncio
+import ctypes
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -23,6 +25,7 @@ import sys
 import termios
 import time
 import tty
+from pathlib import Path
 
 from . import state as twin_state
 from . import vm
@@ -37,6 +40,10 @@ from .control import WORLD_ACTIONS as WORLD_COMMANDS
 ROM_HEAP = 84 * 1024
 REENUMERATE_S = 0.05  # how long the port is gone after a reset
 SOFT_RESET_GRACE_S = 2.0
+CTRL_C_CRASH_S = 2.0  # a VM that dies this soon after a Ctrl-C died of it
+CTRL_C_WATCH_S = 0.25  # how often, and how many times, to look for a deadlock after a Ctrl-C
+CTRL_C_WATCH_CHECKS = 12
+CTRL_C_STUCK_CHECKS = 3  # deadlocked: every thread on a futex this many looks in a row
 SIGINT_REPEAT_S = 0.2  # a second Ctrl-C before the first was handled would kill the unix port
 READ_SIZE = 65536
 CONTROL_LINE_LIMIT = 16 * 1024 * 1024  # a control request may carry seconds of audio (mic_feed) as base64
@@ -150,6 +157,32 @@ class Wire:
         self.next_free = 0.0
 
 
+@functools.cache
+def _tgkill():
+    return getattr(ctypes.CDLL(None, use_errno=True), "tgkill", None)  # glibc >= 2.30
+
+
+def _interrupt_main_thread(pid):
+    """SIGINT to the VM's main thread, the one running user code. Sent to the
+    process, Linux may hand it to the VM's IRQ thread instead, which it kills."""
+    tgkill = _tgkill()
+    if tgkill is None:
+        os.kill(pid, signal.SIGINT)
+        return
+    if tgkill(pid, pid, signal.SIGINT) != 0:
+        raise ProcessLookupError(ctypes.get_errno(), "no such process")
+
+
+def _threads_on_futex(pid):
+    """Every thread of the process asleep on a futex (Linux /proc; False if unreadable)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        waits = [Path(f"/proc/{pid}/task/{t}/wchan").read_text() for t in tasks]
+    except OSError:
+        return False
+    return bool(waits) and all("futex" in w for w in waits)
+
+
 class Supervisor:
     def __init__(self, board, twin_state_obj, *, log=print):
         self.board = board
@@ -161,11 +194,13 @@ class Supervisor:
         self.vm_pidfd = None
         self.vm_expected_exit = None  # what the VM asked for before it exits
         self.mode = "friendly"
+        self.repl = "friendly"
         self.reset_cause = "power"
         self.safe_boot = False  # the next boot skips boot.py and main.py
         self.vm_state = "off"  # running, bootloader, off
         self.intr_char = -1
         self.sigint_at = 0.0
+        self.sigint_sent_at = -CTRL_C_CRASH_S  # when the VM was last sent SIGINT
         self.master = None
         self.port = None
         self.host_connected = False
@@ -174,6 +209,7 @@ class Supervisor:
         self.to_vm_pending = bytearray()
         self.stdin_r = self.stdin_w = self.stdout_r = self.stdout_w = None
         self.ctl_r = self.ctl_w = None
+        self.ack_r = self.ack_w = None  # tells the VM its Ctrl-C off was seen (no SIGINT after)
         self.ctl_buf = b""
         self.boots = 0
         self.hangup_timer = None
@@ -370,13 +406,14 @@ class Supervisor:
         self.stdin_r, self.stdin_w = os.pipe()
         self.stdout_r, self.stdout_w = os.pipe()
         self.ctl_r, self.ctl_w = os.pipe()
-        for fd in (self.stdin_w, self.stdout_r, self.ctl_r):
+        self.ack_r, self.ack_w = os.pipe()
+        for fd in (self.stdin_w, self.stdout_r, self.ctl_r, self.ack_w):
             os.set_blocking(fd, False)
         self.to_vm_pending.clear()
         self.ctl_buf = b""
 
     def _close_pipes(self):
-        for name in ("stdin_r", "stdin_w", "stdout_r", "stdout_w", "ctl_r", "ctl_w"):
+        for name in ("stdin_r", "stdin_w", "stdout_r", "stdout_w", "ctl_r", "ctl_w", "ack_r", "ack_w"):
             fd = getattr(self, name)
             if fd is not None:
                 if name in ("stdout_r", "ctl_r"):
@@ -392,6 +429,7 @@ class Supervisor:
             "rom": str(vm.ROM_DIR),
             "flash": str(self.state.flash),
             "ctl_fd": self.ctl_w,
+            "ack_fd": self.ack_r,
             "mode": self.mode,
             "port": self.board.port,
             "machine": self.board.machine,
@@ -409,13 +447,14 @@ class Supervisor:
         }
 
     def _start_vm(self):
+        self._drain_acks()
         heap = self.board.heap_budget + ROM_HEAP
         env = dict(os.environ, POCKET_TWIN_CONFIG=json.dumps(self._vm_config()))
         argv, cwd = vm.command(heap, self.state.dir.parent.parent)
         with open(self.state.vm_log, "ab") as log:
             self.vm = subprocess.Popen(
                 argv, stdin=self.stdin_r, stdout=self.stdout_w, stderr=log,
-                pass_fds=(self.ctl_w,), cwd=cwd, env=env,
+                pass_fds=(self.ctl_w, self.ack_r), cwd=cwd, env=env,
             )
         self.safe_boot = False
         self.boots += 1
@@ -461,6 +500,10 @@ class Supervisor:
             return
         if self.stdin_w is None or self.vm_state != "running":
             return  # a board that is off, or in a bootloader nobody models, hears nothing
+        if self.intr_char >= 0 and self.intr_char in data:
+            self._read_ctl()  # the VM may have turned Ctrl-C off since
+            if self.stdin_w is None or self.vm_state != "running":
+                return
         intr = self.intr_char
         if intr >= 0 and intr in data and self.vm_state == "running":
             parts = data.split(bytes([intr]))
@@ -496,11 +539,35 @@ class Supervisor:
         now = time.monotonic()
         if now - self.sigint_at < SIGINT_REPEAT_S:
             return
-        self.sigint_at = now
+        self.sigint_at = self.sigint_sent_at = now
         try:
-            self.vm.send_signal(signal.SIGINT)
+            _interrupt_main_thread(self.vm.pid)
         except ProcessLookupError:
-            pass
+            return
+        self._watch_after_ctrl_c(self.vm)
+
+    def _watch_after_ctrl_c(self, vm, checks=0, stuck=0):
+        """The unix port can deadlock when Ctrl-C lands in its collector while
+        another thread waits on it: every thread then sleeps on a futex."""
+        if self.vm is not vm or self.vm_state != "running" or checks >= CTRL_C_WATCH_CHECKS:
+            return
+        stuck = stuck + 1 if _threads_on_futex(vm.pid) else 0
+        if stuck >= CTRL_C_STUCK_CHECKS:
+            self._resume_after_ctrl_c("left the VM deadlocked")
+            return
+        self.loop.call_later(CTRL_C_WATCH_S, self._watch_after_ctrl_c, vm, checks + 1, stuck)
+
+    def _resume_after_ctrl_c(self, what):
+        """The unix port raises Ctrl-C from its signal handler wherever the VM is;
+        a board raises it at a safe point and never dies of it. Go on as the board
+        would: the REPL the host was in, on the same port, with a fresh heap."""
+        self.log(f"twin: a Ctrl-C {what}; it restarts with a fresh heap, keeping the port, "
+                 f"in the {self.repl} REPL")
+        self._kill_vm()
+        raw = self.repl == "raw"
+        self.to_host.send(b"\x04KeyboardInterrupt: \r\n\x04" if raw else b"KeyboardInterrupt: \r\n")
+        self.mode = "resume-raw" if raw else "resume-friendly"
+        self._start_vm()
 
     def _read_ctl(self):
         if self.ctl_r is None:
@@ -519,14 +586,22 @@ class Supervisor:
         if kind.startswith("I"):
             self.intr_char = int(kind[1:])
             self.sigint_at = 0.0
+            if arg:
+                self._ack_vm(arg.encode())
         elif kind == "S":
             self.vm_expected_exit = ("soft", arg)
+            if arg.startswith("resume-"):
+                self.log("twin: a Ctrl-C landed inside the VM's garbage collector (the unix port raises "
+                         "it at once, a board at a safe point); the VM restarts with a fresh heap, "
+                         "keeping the port and the REPL")
         elif kind == "R":
             self._flush_vm_output()
             self.hard_reset("soft" if self.board.port == "esp32" else "wdt")
         elif kind == "B":
             self._flush_vm_output()
             self.enter_bootloader()
+        elif kind == "P":
+            self.repl = arg  # which REPL the host talks to, for a restart after a Ctrl-C crash
         elif kind == "W":
             self._start_wdt(int(arg) / 1000)
         elif kind == "F":
@@ -536,6 +611,22 @@ class Supervisor:
             self.deep_sleep(int(arg))
         else:
             self.log(f"twin: unknown message from the board's ROM: {msg!r}")
+
+    def _drain_acks(self):
+        """Acks a stopped VM left unread would answer the next VM's first Ctrl-C off."""
+        os.set_blocking(self.ack_r, False)
+        try:
+            while os.read(self.ack_r, 64):
+                pass
+        except BlockingIOError:
+            pass
+        os.set_blocking(self.ack_r, True)
+
+    def _ack_vm(self, token):
+        try:
+            os.write(self.ack_w, token)
+        except (BlockingIOError, OSError):
+            pass  # a VM that stopped reading acks is going away
 
     def _flush_vm_output(self):
         while self.stdout_r is not None:
@@ -557,11 +648,14 @@ class Supervisor:
             self.mode = expected[1] or "friendly"  # a soft reboot keeps the last reset cause
             self._start_vm()
             return
-        self.log(f"twin: the board's VM stopped unexpectedly (exit code {code}); resetting it")
+        if time.monotonic() - self.sigint_sent_at < CTRL_C_CRASH_S:
+            self._resume_after_ctrl_c(f"stopped the VM at an unsafe moment (exit code {code})")
+            return
         try:
             tail = self.state.vm_log.read_text(errors="replace").splitlines()[-8:]
         except OSError:
             tail = []
+        self.log(f"twin: the board's VM stopped unexpectedly (exit code {code}); resetting it")
         for line in tail:
             self.log("  vm: " + line)
         self.hard_reset("hard")

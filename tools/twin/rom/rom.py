@@ -20,13 +20,14 @@ machine._setup(cfg)
 
 flash_file = open(cfg["flash"], "r+b")
 ctl = open("/dev/fd/%d" % cfg["ctl_fd"], "wb")
+ack = open("/dev/fd/%d" % cfg["ack_fd"], "rb")
 
 fl = cfg["fs"]
 bdev = rom_flash.FlashArea(flash_file, fl["offset"], fl["size"], fl["block_size"])
 vfs.umount("/")
 sys.path[:] = ["", ".frozen", "/lib"]
 sys.modules["umachine"] = sys.modules["machine"]
-rom_console.install(cfg, ctl, rom_dir)
+rom_console.install(cfg, ctl, ack, rom_dir)
 del cfg["flash"], cfg["rom"]
 
 _ESP32_BOOT_PY = """\

@@ -29,6 +29,11 @@ _ctl = None  # pipe to the supervisor (interrupt char, resets)
 _cfg = None
 _rom_frame = None  # traceback lines of ROM code are hidden, as C frames are on a board
 _intr = -1
+_ack = None  # pipe from the supervisor: it has seen Ctrl-C turned off
+_ack_byte = bytearray(1)
+_ack_seq = 0
+_INTR_OFF = tuple(b"I-1 %d\n" % i for i in range(10))  # made now: sent when nothing may allocate
+_repl = "friendly"  # the REPL the host is in, for resume_fresh
 _history = []
 _rom_modules = ()
 user_globals = {"__name__": "__main__"}
@@ -40,6 +45,9 @@ class PowerOff(Exception):
 
 class Restart(Exception):
     """Leave the VM so the supervisor can boot it again."""
+
+
+_RESTART = Restart()  # raised when nothing may allocate
 
 
 def write(b):
@@ -107,11 +115,64 @@ def set_intr(c):
 
     The supervisor turns that byte from the host into SIGINT, as a port's USB
     or UART interrupt handler does, and passes every other byte through.
+    Turning it off waits until the supervisor knows, so that no Ctrl-C lands
+    in ROM code afterwards; returns True if one arrived meanwhile.
     """
     global _intr
-    if c != _intr:
-        _intr = c
-        _ctl.write(b"I3\n" if c == 3 else b"I-1\n" if c < 0 else b"I%d\n" % c)
+    if c == _intr:
+        return False
+    if c >= 0:
+        _intr = c  # first: a Ctrl-C may land as soon as the supervisor reads the message
+        _ctl.write(b"I3\n" if c == 3 else b"I%d\n" % c)
+        return False
+    late = _intr_off()
+    _intr = c  # after: cut short before this, the next call sends it again
+    return late
+
+
+def _intr_off():
+    # Allocates nothing: user code may have left the heap locked.
+    global _ack_seq
+    _ack_seq = (_ack_seq + 1) % 10
+    seq = _ack_seq
+    sent = False
+    late = False
+    while True:
+        try:
+            if not sent:
+                _ctl.write(_INTR_OFF[seq])
+                sent = True
+            while True:
+                if _ack.readinto(_ack_byte) != 1:
+                    return late  # the supervisor is gone
+                if _ack_byte[0] == 48 + seq:  # a stale ack from a repeated message is skipped
+                    return late
+        except KeyboardInterrupt:
+            late = True
+
+
+def heap_broken():
+    """True when a Ctrl-C landed inside the garbage collector. The unix port
+    raises it at once from its signal handler (a board waits for a safe point),
+    which leaves the collector's lock taken for good: every allocation fails
+    though blocks are free."""
+    try:
+        bytearray(1)
+        return False
+    except MemoryError:
+        return gc.mem_free() >= 64
+
+
+def resume_fresh():
+    """Start a fresh VM in the REPL the host is in, keeping the port: what is
+    left of this heap cannot be trusted. Allocates nothing."""
+    if _repl == "raw":
+        write(b"\x04KeyboardInterrupt: \r\n\x04")
+        control(b"S resume-raw\n")
+    else:
+        write(b"KeyboardInterrupt: \r\n")
+        control(b"S resume-friendly\n")
+    raise _RESTART
 
 
 def control(msg):
@@ -226,10 +287,11 @@ class _Implementation:
         self._thread = real._thread if hasattr(real, "_thread") else None
 
 
-def install(cfg, ctl, rom_dir):
+def install(cfg, ctl, ack, rom_dir):
     """Make the VM look like the board to the code that runs on it."""
-    global _ctl, _cfg, _rom_frame
+    global _ctl, _ack, _cfg, _rom_frame
     _ctl = ctl
+    _ack = ack
     _cfg = cfg
     _rom_frame = '  File "' + rom_dir
     import os
@@ -248,7 +310,8 @@ def install(cfg, ctl, rom_dir):
     uname = uname_t(port, port, release, version_line(), cfg["machine"])
 
     def kbd_intr(c):
-        set_intr(c)
+        if set_intr(c):
+            raise KeyboardInterrupt  # pressed before it was turned off: a board raises it too
 
     board_sys = _Module(
         "sys", sys, stdout=stdout, stderr=stdout, platform=port,
@@ -289,20 +352,38 @@ def execute(src, filename, mode):
     """Compile and run; return (status, traceback text or '')."""
     if mode == "exec":
         user_globals["__file__"] = filename
-    try:
-        code = compile(src, filename, mode)
-        set_intr(_CTRL_C)
-        exec(code, user_globals)
-        set_intr(-1)
-        return _OK, ""
-    except SystemExit:
-        unlock_heap()
-        set_intr(-1)
-        return _EXIT, ""
-    except BaseException as e:  # noqa: B036 - a board reports every exception
-        unlock_heap()
-        set_intr(-1)
-        return _ERROR, format_exception(e)
+    status = _OK
+    err = None
+    ran = False
+    late = False
+    # A Ctrl-C lands anywhere (see heap_broken), so the steps after the code
+    # are retried until Ctrl-C is off; one caught after the code is reported.
+    while True:
+        try:
+            try:
+                if not ran:
+                    ran = True
+                    code = compile(src, filename, mode)
+                    set_intr(_CTRL_C)
+                    exec(code, user_globals)
+                late = set_intr(-1) or late
+                break
+            except SystemExit:
+                status = _EXIT
+            except BaseException as e:  # noqa: B036 - a board reports every exception
+                if status == _OK:
+                    status = _ERROR
+                    err = e
+        except KeyboardInterrupt:
+            late = True
+    unlock_heap()
+    if heap_broken():
+        resume_fresh()
+    if late and status == _OK:
+        # Ctrl-C pressed as the code ended: a board raises it as it turns Ctrl-C off.
+        status = _ERROR
+        err = KeyboardInterrupt()
+    return status, format_exception(err) if err is not None else ""
 
 
 def run_file(name):
@@ -342,6 +423,9 @@ def banner():
 
 def friendly_repl():
     """Return "raw" to switch to the raw REPL; soft resets raise Restart."""
+    global _repl
+    _repl = "friendly"
+    control(b"P friendly\n")
     banner()
     while True:
         unlock_heap()
@@ -627,9 +711,12 @@ def auto_indent(text):
 
 # ---- raw REPL ----
 
-def raw_repl():
+def raw_repl(announce=True):
     """Return "friendly" on Ctrl-B; soft resets raise Restart."""
-    write(b"raw REPL; CTRL-B to exit\r\n>")
+    global _repl
+    _repl = "raw"
+    control(b"P raw\n")
+    write(b"raw REPL; CTRL-B to exit\r\n>" if announce else b">")
     line = bytearray()
     while True:
         try:
@@ -701,10 +788,21 @@ def _finish_raw(status, tb):
 # ---- the board's main loop ----
 
 def run(mode, port, safe=False):
-    """boot.py, then main.py in friendly mode, then the REPLs until a reset."""
-    if not safe:
+    """boot.py, then main.py in friendly mode, then the REPLs until a reset.
+    A "resume-" mode goes straight back to that REPL (see resume_fresh)."""
+    global _repl
+    resumed = mode.startswith("resume-")
+    if resumed:
+        mode = mode[7:]
+    _repl = mode
+    control(b"P raw\n" if mode == "raw" else b"P friendly\n")
+    if not (safe or resumed):
         boot_ok = run_file("boot.py")
         if mode == "friendly" and (boot_ok or port == "rp2"):
             run_file("main.py")
     while True:
-        mode = raw_repl() if mode == "raw" else friendly_repl()
+        try:
+            mode = raw_repl(announce=not resumed) if mode == "raw" else friendly_repl()
+        except KeyboardInterrupt:
+            set_intr(-1)  # a Ctrl-C that still landed in ROM code: that REPL starts over
+        resumed = False

@@ -77,7 +77,10 @@ def request(op, a, b, c, k, data=None, into=None, reply=True):
     if _depth == len(_conns):
         _conns.append(connect(_hello))
     s = _conns[_depth]
+    if s is None:
+        s = _conns[_depth] = connect(_hello)
     _depth += 1
+    done = False
     try:
         r = req
         n = k
@@ -101,15 +104,22 @@ def request(op, a, b, c, k, data=None, into=None, reply=True):
         elif data:
             s.write(data)
         if not reply:
+            done = True
             return 0
         if s.readinto(_status) != 1:
             raise OSError(5)  # the world is gone; the supervisor ends this VM
         st = _status[0]
         if st == 0 and into is not None and len(into):
             s.readinto(into)
+        done = True
         return st
     finally:
         _depth -= 1
+        if not done:
+            # Cut short (a Ctrl-C lands anywhere on the twin): a reply may still be
+            # on its way, so this connection is out of step; the next request opens another.
+            _conns[_depth] = None
+            s.close()
 
 
 def _irq_loop(ev):

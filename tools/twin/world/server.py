@@ -47,6 +47,8 @@ def serve_bus(world, sock, session):
                 return
             op, a, b, c, n = _HDR.unpack(hdr)
             payload = rfile.read(n) if n else b""
+            if len(payload) < n:
+                return  # the VM dropped the connection mid-request: nothing half done
             try:
                 with world.lock:
                     reply = world.request(op, a, b, c, payload)

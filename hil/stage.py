@@ -29,6 +29,7 @@ from . import display
 MIC_VOICE = "en-us+m1"  # the voice spoken into the mic (one the recogniser hears well)
 MIC_WPM = 160
 POLL_S = 0.01  # between two reads of the screen while timing it (each read takes a few ms too)
+FOLLOW_S = 0.1  # between two fetches of a twin panel's record of screens (it keeps 256)
 
 
 @dataclass
@@ -562,11 +563,13 @@ class ScreenRecorder:
         self.error = None
 
     def __enter__(self):
-        # A twin's panel keeps the screens it showed, also those too brief to poll under
-        # load; polling stays for a real board's rig and as the fallback.
+        # A twin's panel keeps the screens it showed, also those too brief to poll
+        # under load: the thread follows that record. Polling the pixels is for a
+        # real board's rig, and the fallback when the record cannot be trusted.
         self._mark = None
         if self.stage.twin is not None:
             self._mark, _ = self.stage.world.display_frames(since=1 << 62)
+            self.frames.append((time.time(), self.stage.pixels()))
         self._thread = threading.Thread(target=self._run, name="screen recorder", daemon=True)
         self._thread.start()
         return self
@@ -574,17 +577,39 @@ class ScreenRecorder:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(5)
-        rows = self.stage.pixels()  # the last screen, which the thread may not have polled yet
-        if not self.frames or rows != self.frames[-1][1]:
-            self.frames.append((time.time(), rows))
-        if self._mark is not None:
-            last, shown = self.stage.world.display_frames(since=self._mark)
-            if last >= self._mark and len(shown) == last - self._mark:  # none dropped from the panel's record
-                wall = time.time() - time.monotonic()
-                self.frames = self.frames[:1] + [(wall + t, rows) for t, rows in shown]
+        if self._mark is None:
+            rows = self.stage.pixels()  # the last screen, which the thread may not have polled yet
+            if not self.frames or rows != self.frames[-1][1]:
+                self.frames.append((time.time(), rows))
 
     def _run(self):
-        last = None
+        if self._mark is not None and self._follow_panel():
+            return
+        self._poll()
+
+    def _follow_panel(self):
+        """Fetch the twin's record of screens every FOLLOW_S; False, having
+        dropped the record, if the world restarted or it lost screens."""
+        wall = time.time() - time.monotonic()
+        while True:
+            stopping = self._stop.wait(FOLLOW_S)
+            try:
+                last, shown = self.stage.world.display_frames(since=self._mark)
+            except PocketError as exc:
+                self.error = exc
+                if stopping:
+                    return True
+                continue
+            if last < self._mark or len(shown) != last - self._mark:
+                self._mark = None
+                return False
+            self.frames.extend((wall + t, rows) for t, rows in shown)
+            self._mark = last
+            if stopping:
+                return True
+
+    def _poll(self):
+        last = self.frames[-1][1] if self.frames else None
         while not self._stop.is_set():
             t0 = time.time()
             try:

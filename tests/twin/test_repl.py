@@ -1,5 +1,6 @@
 """The twin's console, byte for byte as MicroPython's pyexec and readline produce it."""
 
+import contextlib
 import hashlib
 import os
 import re
@@ -236,29 +237,39 @@ def test_timers_run_while_the_repl_waits(twin, port):
     assert port.expect(b">>> ").endswith(b"True\r\n>>> ")
 
 
+@contextlib.contextmanager
+def raw_repl(twin):
+    port = Port(twin.port)
+    try:
+        friendly_prompt(port)
+        port.send(b"\x01")
+        port.expect(b">")
+        yield port
+    finally:
+        port.close()
+
+
+def answers(port):
+    port.send(b"print(6 * 7)\x04")
+    return port.expect(b"\x04>", timeout=10) == b"OK42\r\n\x04\x04>"
+
+
 def test_ctrl_c_inside_the_garbage_collector_keeps_the_port_and_the_repl(start_twin):
     # The unix port raises Ctrl-C from its signal handler wherever the VM is, in
     # the middle of a collection too, which leaves the heap unusable; a board
     # raises it at a safe point and never dies of it. Nearly all of this loop's
     # time is spent collecting, so nearly every Ctrl-C lands there.
     twin = start_twin("pico2w")
-    port = Port(twin.port)
-    try:
-        friendly_prompt(port)
-        port.send(b"\x01")
-        port.expect(b">")
+    with raw_repl(twin) as port:
         for i in range(6):
-            port.send(b"import gc\nkeep = [None] * 1500\nfor i in range(1500):\n    keep[i] = [i]\nprint('collecting')\n"
-                      b"while True:\n    gc.collect()\n\x04")
+            port.send(b"import gc\nkeep = [None] * 1500\nfor i in range(1500):\n    keep[i] = [i]\n"
+                      b"print('collecting')\nwhile True:\n    gc.collect()\n\x04")
             port.expect(b"OKcollecting\r\n", timeout=10)
             time.sleep(0.02 * i)
             port.send(b"\x03")
             out = port.expect(b"\x04>", timeout=10)
             assert b"KeyboardInterrupt: \r\n\x04" in out, out
-            port.send(b"print(6 * 7)\x04")
-            assert port.expect(b"\x04>", timeout=10) == b"OK42\r\n\x04\x04>"
-    finally:
-        port.close()
+            assert answers(port)
     assert "Ctrl-C landed inside the VM's garbage collector" in twin.messages()
     assert "resetting it" not in twin.messages()
 
@@ -267,21 +278,14 @@ def test_a_vm_that_dies_just_after_a_ctrl_c_comes_back_in_the_same_repl(start_tw
     # However the unix port dies of a Ctrl-C (a crash, a deadlock), the host sees
     # what a board shows: the interrupted code's end, then the same REPL, same port.
     twin = start_twin("esp32s3-devkitc")
-    port = Port(twin.port)
-    try:
-        friendly_prompt(port)
-        port.send(b"\x01")
-        port.expect(b">")
+    with raw_repl(twin) as port:
         port.send(b"print('looping')\nwhile True:\n    pass\n\x04")
         port.expect(b"OKlooping\r\n")
         port.send(b"\x03")
         port.expect(b"\x04>")
         os.kill(twin.status()["vm_pid"], signal.SIGKILL)
         assert port.expect(b">", timeout=10) == b"\x04KeyboardInterrupt: \r\n\x04>"
-        port.send(b"print(6 * 7)\x04")
-        assert port.expect(b"\x04>", timeout=10) == b"OK42\r\n\x04\x04>"
-    finally:
-        port.close()
+        assert answers(port)
     assert "a Ctrl-C stopped the VM at an unsafe moment" in twin.messages()
 
 

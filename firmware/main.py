@@ -7,8 +7,10 @@ import gc
 import json
 import sys
 import time
+from micropython import const
 
 BOARD_FILE = "/board.json"
+_AMP_BUF_MS = const(160)  # see i2s_ibuf
 
 
 def load_board(path=BOARD_FILE):
@@ -41,6 +43,18 @@ def safe_mode(board):
     return pin.value() == b.get("active", 0)
 
 
+def i2s_ibuf(bus):
+    """Bytes of the port's ring buffer for an I2S bus (rp2 takes them from the
+    heap). The amp's holds what Playback (app/audio.py) can have handed it and
+    not yet played: at most 120 ms ahead of real time plus one 32 ms block,
+    152 ms; a write that finds it full waits, it loses nothing."""
+    if "ibuf" in bus:
+        return bus["ibuf"]
+    if bus["mode"] == "rx":
+        return 8192
+    return _AMP_BUF_MS * bus["rate"] // 1000 * bus["bits"] // 8
+
+
 def build_bus(bus, port):
     from machine import I2C, I2S, Pin
     kind = bus["type"]
@@ -50,7 +64,7 @@ def build_bus(bus, port):
         rx = bus["mode"] == "rx"
         return I2S(bus["id"], sck=Pin(bus["sck"]), ws=Pin(bus["ws"]), sd=Pin(bus["sd"]),
                    mode=I2S.RX if rx else I2S.TX, bits=bus["bits"], format=I2S.MONO,
-                   rate=bus["rate"], ibuf=bus.get("ibuf", 8192))
+                   rate=bus["rate"], ibuf=i2s_ibuf(bus))
     raise ValueError("bus type %r is not supported" % kind)
 
 
@@ -159,8 +173,8 @@ def release_boot_code():
     comes back to them, and kept they would hold their code (some 2 KB of a
     32-bit board's heap, bench/heap32.py). Importing main leaves them be."""
     g = globals()
-    for name in ("load_board", "part", "safe_mode", "build_bus", "build_part", "_ROLES", "build",
-                 "wake_word", "for_app"):
+    for name in ("load_board", "part", "safe_mode", "i2s_ibuf", "build_bus", "build_part", "_ROLES",
+                 "build", "wake_word", "for_app"):
         g.pop(name, None)
 
 

@@ -123,12 +123,8 @@ class Playback:
     def __init__(self, amp):
         self.amp = amp
         amp.nonblocking()
-        # the ring of decoded samples, as blocks of its own: a long-running heap may
-        # have no 5 KB in one piece (an app that restarts builds this again)
-        self.blocks = [bytearray(2 * _BLOCK) for _ in range(_RING // _BLOCK)]
-        # Chunks are decoded straight into the ring, at an offset in a block: the
-        # viper code takes an address for a buffer (small ints on both ports).
-        self.addr = [uctypes.addressof(b) for b in self.blocks]
+        self.blocks: list = []  # the ring: made for a stream, dropped once played (_ring)
+        self.addr: list = []
         self.rd = 0  # ring index of the next block to hand over (a multiple of _BLOCK)
         self.fill = 0  # samples queued from rd on
         self.coder = adpcm.new_state()
@@ -158,6 +154,22 @@ class Playback:
     def start_stream(self, stream):
         self.stop()
         self.stream = stream
+        if not self.blocks:
+            self._ring(True)
+
+    def _ring(self, on):
+        """The ring of decoded samples is held only while the host's sound plays
+        (5 KB idle otherwise). Its blocks are buffers of their own: a long-running
+        heap may have no 5 KB in one piece."""
+        if not on:
+            self.blocks.clear()
+            self.addr.clear()
+            return
+        self.blocks = [bytearray(2 * _BLOCK) for _ in range(_RING // _BLOCK)]
+        # Chunks are decoded straight into the ring, at an offset in a block: the
+        # viper code takes an address for a buffer (small ints on both ports).
+        self.addr = [uctypes.addressof(b) for b in self.blocks]
+        self.rd = 0
 
     def end_stream(self, stream):
         if stream == self.stream:
@@ -233,8 +245,11 @@ class Playback:
             if self.ending and not self.fill and ahead == 0 and not self.amp.busy:
                 self.stream = -1
                 self.ending = False
+                self._ring(False)
                 return True
-        elif self.steps is None:
+        elif self.blocks and not amp.busy:
+            self._ring(False)  # stopped: dropped once the amp has taken the block it was given
+        if self.stream < 0 and self.steps is None:
             return False
         if ahead >= _AHEAD_MS or amp.busy:
             return False

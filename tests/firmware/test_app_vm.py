@@ -543,3 +543,65 @@ while app.flow.playing and now[0] < 10000:
 out(written=amp_bus.written - w0, lost=app.playback.lost, playing=app.flow.playing)
 ''')
     assert r["lost"] == 1 and not r["playing"] and r["written"] == 8 * 2048, r
+
+
+def test_the_amp_never_holds_more_than_the_ring_buffer_main_gives_it():
+    """The amp's port ring buffer (main.i2s_ibuf) is sized by what Playback can
+    have handed it and not yet played; here the amp plays 16 samples a ms and
+    the most it ever held is measured through an answer."""
+    r = vm(PLAY + r'''
+import main
+ibuf = main.i2s_ibuf({"type": "i2s", "mode": "tx", "rate": 16000, "bits": 16})
+app.event(S.LINK_UP, now[0])
+held = [0, 0, 0]  # bytes queued, when last drained, most queued
+bus_write = amp_bus.write
+def drain():
+    t = now[0]
+    held[0] = max(0, held[0] - 32 * (t - held[1]))  # 16-bit mono at 16 kHz: 32 bytes a ms
+    held[1] = t
+def speaker(buf):
+    drain()
+    held[0] += len(buf)
+    held[2] = max(held[2], held[0])
+    return bus_write(buf)
+amp_bus.write = speaker
+answer(5, 32, end=False)  # 2 s of answer
+for _ in range(20):
+    run(20)
+    drain()
+out(ibuf=ibuf, most=held[2])
+''', heap="320K")  # the test keeps what the host sent
+    assert r["most"] > 4096, r  # the answer really queued ahead (120 ms and a block)
+    assert r["most"] <= r["ibuf"] < 8192, r
+
+
+def test_the_speakers_ring_is_held_only_while_the_hosts_sound_plays():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+pb = app.playback
+idle = not pb.blocks
+gc.collect()
+a0 = gc.mem_alloc()
+answer(5, 8)
+during = bool(pb.blocks)
+while app.flow.playing and now[0] < 5000:
+    run(20)
+run(100)
+after_end = not pb.blocks
+answer(6, 16, end=False)
+run(300)
+app.buttons[0].queue.append(1)  # barge-in
+run(20)
+run(200)
+after_press = not pb.blocks
+sent.clear()
+loop.got.clear()
+gc.collect()
+a1 = gc.mem_alloc()
+pb.start_stream(7)
+gc.collect()
+out(idle=idle, during=during, after_end=after_end, after_press=after_press, grew=a1 - a0,
+    ring=gc.mem_alloc() - a1)
+''', heap="320K")
+    assert r["idle"] and r["during"] and r["after_end"] and r["after_press"], r
+    assert r["ring"] >= 5120 and r["grew"] < 1024, r  # its 5 KB went back to the heap

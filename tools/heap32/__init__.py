@@ -166,6 +166,16 @@ class Steps:
         return self.end - self.base
 
     @property
+    def speaking(self):
+        """What the app holds only while the host's sound plays (the last step)."""
+        r = self.get("speaking")
+        return r.bytes if r else 0
+
+    @property
+    def idle(self):
+        return self.total - self.speaking
+
+    @property
     def qstr_pools(self):
         return sum(r.qstr_bytes - r.qstr_data for r in self.rows)
 

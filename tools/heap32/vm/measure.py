@@ -106,6 +106,10 @@ def _tasks():
              asyncio.create_task(app._audio_task()), asyncio.create_task(app._watchdog_task(None))]
 
 
+def _speaking():
+    app.playback.start_stream(1)  # what the app holds only while the host's sound plays
+
+
 def _importer(name):
     return lambda: __import__(name)
 
@@ -116,6 +120,7 @@ STEPS += [("part", _one_part)] * N_PARTS + [("parts-released", _release_parts), 
 if WAKEWORD:
     STEPS += [(m, _importer(m)) for m in WAKEWORD_MODULES] + [("Detector", _detector)]
 STEPS += [("for_app", _for_app), ("boot-code-released", _boot_code), ("Link", _link), ("App", _app), ("tasks", _tasks)]
+STEPS += [("speaking", _speaking)]  # last: every step before it is the idle app
 print("@impl", sys.implementation.name, sys.implementation._machine, sys.maxsize)
 
 

@@ -57,26 +57,33 @@ for p in board["parts"]:
         conf = dict(board["buses"][p["bus"]])  # as main.build_part completes it
         conf.setdefault("rate", p.get("rate", 16000))
         conf.setdefault("bits", p.get("bits", 16))
-        print("@ibuf", p["bus"], main.i2s_ibuf(conf))
+        print("@ibuf", p["bus"], p["part"], main.i2s_ibuf(conf))
 '''
+# Playback closes the amp's bus while nothing plays (drivers/max98357a.py
+# sleep()): rp2 frees the ring buffer (mp_machine_i2s_deinit) and keeps the
+# object, which the port holds for good (MP_STATE_PORT(machine_i2s_obj)).
+CLOSED_AT_REST = ("max98357a",)
 
 
 def i2s_ibufs(board):
-    """{bus: ibuf bytes} as main.py sizes each I2S bus, asked of main.py in the VM."""
+    """[(bus, part, ibuf bytes)] as main.py sizes each I2S bus, asked of main.py in the VM."""
     import json
     from tests import mpy
     out = mpy.run(IBUF % json.dumps(board.raw), path=(mpy.FIRMWARE,))
-    return {w[1]: int(w[2]) for w in (line.split() for line in out.splitlines()) if w[:1] == ["@ibuf"]}
+    return [(w[1], w[2], int(w[3])) for w in (line.split() for line in out.splitlines()) if w[:1] == ["@ibuf"]]
 
 
 def port_buffers(board):
-    """Bytes the port itself allocates on the heap for the app's buses."""
+    """(bytes the port allocates on the heap for the app's buses at rest, more
+    while sound plays, a note)."""
     if board.port != "rp2":
-        return 0, "none on the heap (I2S DMA buffers are ESP-IDF's)"
+        return 0, 0, "none on the heap (I2S DMA buffers are ESP-IDF's)"
     ibufs = i2s_ibufs(board)
-    total = sum(n + RP2_I2S_OBJECT for n in ibufs.values())
-    sizes = ", ".join("%s %d" % kv for kv in sorted(ibufs.items()))
-    return total, "%d I2S ring buffers (ibuf bytes: %s) and their objects" % (len(ibufs), sizes)
+    rest = sum(RP2_I2S_OBJECT + (0 if part in CLOSED_AT_REST else n) for _, part, n in ibufs)
+    playing = sum(n for _, part, n in ibufs if part in CLOSED_AT_REST)
+    sizes = ", ".join("%s %d%s" % (bus, n, " while sound plays" if part in CLOSED_AT_REST else "")
+                      for bus, part, n in sorted(ibufs))
+    return rest, playing, "%d I2S objects and ring buffers (ibuf bytes: %s)" % (len(ibufs), sizes)
 
 
 RUNTIME = r'''
@@ -140,7 +147,7 @@ def table(board_name, plain, ww):
 
 def estimate(board, plain, ww, runtime):
     budget = board.heap_budget
-    port, port_note = port_buffers(board)
+    port, port_playing, port_note = port_buffers(board)
     print(f"\n{board.name}: estimate of the board's steady-state heap ({budget // 1024} KB budget, target <= 60 %)")
     for label, s, with_ww in (("no wake word", plain, False), ("with wake word", ww, True)):
         measured = s["wasm32"].idle
@@ -160,7 +167,9 @@ def estimate(board, plain, ww, runtime):
         print(f"    run-time growth after boot (64-bit, an upper bound)  +{kb(runtime):>5} KB")
         print(f"    = {kb(total)} KB = {100 * total / budget:.1f} % of the budget, idle")
         print(f"    while the host's sound plays: the speaker's ring (32-bit)  +{kb(speaking):>5} KB")
-        total += speaking
+        if port_playing:
+            print(f"      and the amp's I2S ring buffer, open only while sound plays  +{kb(port_playing):>5} KB")
+        total += speaking + port_playing
         print(f"    = {kb(total)} KB = {100 * total / budget:.1f} % of the budget, speaking")
 
 

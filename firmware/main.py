@@ -61,11 +61,16 @@ def build_bus(bus, port):
     if kind == "i2c":
         return I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus.get("freq", 400000))
     if kind == "i2s":
-        rx = bus["mode"] == "rx"
-        return I2S(bus["id"], sck=Pin(bus["sck"]), ws=Pin(bus["ws"]), sd=Pin(bus["sd"]),
-                   mode=I2S.RX if rx else I2S.TX, bits=bus["bits"], format=I2S.MONO,
-                   rate=bus["rate"], ibuf=i2s_ibuf(bus))
+        return I2S(bus["id"], **i2s_args(bus))
     raise ValueError("bus type %r is not supported" % kind)
+
+
+def i2s_args(bus):
+    """The keywords of I2S() and I2S.init() for a bus."""
+    from machine import I2S, Pin
+    return {"sck": Pin(bus["sck"]), "ws": Pin(bus["ws"]), "sd": Pin(bus["sd"]),
+            "mode": I2S.RX if bus["mode"] == "rx" else I2S.TX, "bits": bus["bits"],
+            "format": I2S.MONO, "rate": bus["rate"], "ibuf": i2s_ibuf(bus)}
 
 
 def build_part(p, buses, board):
@@ -93,7 +98,11 @@ def build_part(p, buses, board):
         return INMP441(bus, 320, p.get("shift", 16))
     if kind == "max98357a":
         from drivers.max98357a import MAX98357A
-        return MAX98357A(bus, p.get("rate", 16000))
+        if bus is None:
+            raise ValueError("max98357a needs an i2s bus")
+        i2s, args = bus, i2s_args(conf)
+        # the amp's bus is closed while nothing plays (Playback): init opens it again
+        return MAX98357A(i2s, p.get("rate", 16000), reopen=lambda: i2s.init(**args))
     if kind == "button":
         from drivers.button import Button
         return Button(p["pin"], p.get("active", 0), p.get("pull", "up"))
@@ -173,8 +182,8 @@ def release_boot_code():
     comes back to them, and kept they would hold their code (some 2 KB of a
     32-bit board's heap, bench/heap32.py). Importing main leaves them be."""
     g = globals()
-    for name in ("load_board", "part", "safe_mode", "i2s_ibuf", "build_bus", "build_part", "_ROLES",
-                 "build", "wake_word", "for_app"):
+    for name in ("load_board", "part", "safe_mode", "i2s_ibuf", "build_bus", "i2s_args", "build_part",
+                 "_ROLES", "build", "wake_word", "for_app"):
         g.pop(name, None)
 
 

@@ -17,6 +17,7 @@ _AHEAD_MS = const(120)  # how far sound handed to the amp may run ahead of real 
 _BLOCK = const(512)  # samples per write to the amp: 32 ms
 _RING = const(2560)  # samples of decoded answer queued: 160 ms, five blocks
 _LOST_MS = const(500)  # a write not taken by then lost its callback (a full scheduler queue)
+_REST_MS = const(300)  # the amp's bus is closed this long after the last write (all of it played)
 
 # sound number -> (Hz, ms) steps; 0 Hz is a pause
 SOUNDS = (
@@ -250,6 +251,8 @@ class Playback:
         elif self.blocks and not amp.busy:
             self._ring(False)  # stopped: dropped once the amp has taken the block it was given
         if self.stream < 0 and self.steps is None:
+            if amp.awake and time.ticks_diff(now, self.wrote_at) > _REST_MS:
+                amp.sleep()  # nothing to play: its port buffers go back to the heap
             return False
         if ahead >= _AHEAD_MS or amp.busy:
             return False

@@ -33,8 +33,12 @@ def square(buf: ptr16, n: int, phase: int, period: int, amp: int) -> int:
 
 
 class MAX98357A:
-    def __init__(self, i2s, rate=16000, block=320):
+    def __init__(self, i2s, rate=16000, block=320, reopen=None):
         self.i2s = i2s
+        # reopen() (from the composition root, which knows the pins) opens the bus
+        # again after sleep(); without it the bus stays open for good
+        self.reopen = reopen
+        self.awake = True
         self.rate = rate
         self.block = block
         self.buf = bytearray(2 * block)  # one block of tone, made in place
@@ -54,8 +58,21 @@ class MAX98357A:
     def _on_taken(self, i2s):
         self.busy = False
 
+    def sleep(self):
+        """Close the bus while nothing plays: a port's buffers for it go back to
+        the heap (rp2's ring buffer). Only once the last write was taken and has
+        played out; the next write opens it again."""
+        if self.reopen is not None and self.awake and not self.busy:
+            self.i2s.deinit()
+            self.awake = False
+
     def write(self, buf):
         """Hand buf to the bus (at once in non-blocking mode: check `busy` first)."""
+        if not self.awake:
+            self.reopen()
+            self.awake = True
+            if self.nb:
+                self.i2s.irq(self._taken)  # a new init forgets the callback
         self.busy = self.nb
         self.i2s.write(buf)
 

@@ -605,3 +605,31 @@ out(idle=idle, during=during, after_end=after_end, after_press=after_press, grew
 ''', heap="320K")
     assert r["idle"] and r["during"] and r["after_end"] and r["after_press"], r
     assert r["ring"] >= 5120 and r["grew"] < 1024, r  # its 5 KB went back to the heap
+
+
+def test_the_amps_bus_is_open_only_while_sound_plays():
+    r = vm(PLAY + r'''
+amp = app.parts["amp"]
+amp.reopen = lambda: amp_bus.init()  # as main.py wires it: the bus's own init
+app.event(S.LINK_UP, now[0])
+run(400)
+at_rest = amp_bus.open
+w0 = amp_bus.written
+app.notify("Note", "a chime", 1, 1000, now[0])  # 440 ms of chime
+run(200)
+chiming = amp_bus.open
+run(1000)
+chime = amp_bus.written - w0
+after_chime = amp_bus.open
+w1 = amp_bus.written
+answer(5, 8)
+while app.flow.playing and now[0] < 10000:
+    run(20)
+answer_bytes = amp_bus.written - w1
+run(400)
+out(at_rest=at_rest, chiming=chiming, chime=chime, after_chime=after_chime, answer=answer_bytes,
+    after=amp_bus.open, opens=amp_bus.opens)
+''', heap="320K")
+    assert not r["at_rest"] and r["chiming"] and not r["after_chime"] and not r["after"], r
+    assert r["chime"] >= 440 * 32 and r["answer"] == 8 * 2048, r  # every block of both, then closed
+    assert r["opens"] == 3, r  # built open; opened again for each sound

@@ -36,6 +36,8 @@ class FakeI2S:
         self.written = 0
         self.handler = None
         self.lose = 0
+        self.open = True
+        self.opens = 1
 
     def irq(self, handler):
         self.handler = handler
@@ -45,6 +47,8 @@ class FakeI2S:
         return len(buf)
 
     def write(self, buf):
+        if not self.open:
+            raise OSError(1)  # EPERM, as the ports say of a bus that was deinit()ed
         self.written += len(buf)
         if self.lose:
             self.lose -= 1  # the callback is dropped, as by a port whose schedule queue is full
@@ -52,8 +56,12 @@ class FakeI2S:
             micropython.schedule(self.handler, self)
         return len(buf)
 
+    def init(self, **kw):
+        self.opens += 1
+        self.open = True
+
     def deinit(self):
-        pass
+        self.open = False
 
 
 class FbDisplay(framebuf.FrameBuffer):

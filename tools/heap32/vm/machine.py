@@ -100,6 +100,9 @@ class I2S(_Fixed):
     def write(self, buf):
         return len(buf)
 
+    def init(self, **kw):
+        pass
+
     def deinit(self):
         pass
 

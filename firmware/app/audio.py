@@ -1,7 +1,8 @@
 # The audio paths. Capture: mic frames -> VAD / wake word, and while
 # listening -> IMA-ADPCM chunks on the link. Playback: the host's ADPCM
 # chunks, tones and sounds -> the amplifier, without blocking. Buffers are
-# made here once; a frame in, a chunk out and a chunk played allocate nothing.
+# made once (the speaker's ring once a stream, held only while it plays); a
+# frame in, a chunk out and a chunk played allocate nothing.
 from array import array
 import micropython
 from micropython import const
@@ -153,10 +154,16 @@ class Playback:
         return self.stream >= 0 and self.room() <= PLAY_MAX  # a chunk takes up to PLAY_MAX + 1
 
     def start_stream(self, stream):
+        """False if the heap has no room for the ring now (the stream is refused)."""
         self.stop()
-        self.stream = stream
         if not self.blocks:
-            self._ring(True)
+            try:
+                self._ring(True)
+            except MemoryError:
+                self._ring(False)
+                return False
+        self.stream = stream
+        return True
 
     def _ring(self, on):
         """The ring of decoded samples is held only while the host's sound plays

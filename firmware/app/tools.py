@@ -210,7 +210,8 @@ def audio_start(app, v, now):
     if purpose != 1 or codec != 1 or rate != 16000:
         raise BadRequest(E_PAYLOAD, "the board plays 16 kHz IMA-ADPCM to its speaker only")
     _need(app.parts.get("amp"), "speaker")
-    app.playback.start_stream(stream)
+    if not app.playback.start_stream(stream):
+        raise BadRequest(E_FAILED, "no memory for the speaker's queue now; the answer is not played")
     app.flow.playing = True
     app.event(S.REPLY, now)
 

@@ -591,9 +591,13 @@ after_end = not pb.blocks
 answer(6, 16, end=False)
 run(300)
 app.buttons[0].queue.append(1)  # barge-in
-run(20)
-run(200)
+run(220)
 after_press = not pb.blocks
+app.buttons[0].queue.append(2)
+run(100)
+host("display_text", 0, 0, "The second answer.")  # THINKING -> RESPONDING -> IDLE
+run(app.flow.hold_ms + 40)
+state = S.NAMES[app.flow.state]
 sent.clear()
 loop.got.clear()
 gc.collect()
@@ -601,10 +605,10 @@ a1 = gc.mem_alloc()
 pb.start_stream(7)
 gc.collect()
 out(idle=idle, during=during, after_end=after_end, after_press=after_press, grew=a1 - a0,
-    ring=gc.mem_alloc() - a1)
+    ring=gc.mem_alloc() - a1, state=state)
 ''', heap="320K")
     assert r["idle"] and r["during"] and r["after_end"] and r["after_press"], r
-    assert r["ring"] >= 5120 and r["grew"] < 1024, r  # its 5 KB went back to the heap
+    assert r["state"] == "IDLE" and r["ring"] >= 5120 and r["grew"] < 1024, r  # its 5 KB went back
 
 
 def test_the_amps_bus_is_open_only_while_sound_plays():
@@ -633,3 +637,26 @@ out(at_rest=at_rest, chiming=chiming, chime=chime, after_chime=after_chime, answ
     assert not r["at_rest"] and r["chiming"] and not r["after_chime"] and not r["after"], r
     assert r["chime"] >= 440 * 32 and r["answer"] == 8 * 2048, r  # every block of both, then closed
     assert r["opens"] == 3, r  # built open; opened again for each sound
+
+
+def test_an_answer_the_heap_has_no_room_for_is_refused_and_the_app_carries_on():
+    r = vm(PLAY + r'''
+app.event(S.LINK_UP, now[0])
+pb = app.playback
+def no_room(on):
+    if on:
+        raise MemoryError("memory allocation failed")
+    pb.blocks.clear()
+pb._ring = no_room  # a fragmented heap: no 1 KB piece left for the ring
+answer(5, 2)
+run(200)
+errors = loop.named("error")
+del pb._ring  # room again
+answer(6, 4)
+while app.flow.playing and now[0] < 5000:
+    run(20)
+out(errors=errors, written=amp_bus.written)
+''', heap="320K")
+    assert len(r["errors"]) == 1 and "no memory" in r["errors"][0][2], r
+    assert r["written"] == 4 * 2048, r  # the next answer played in full
+

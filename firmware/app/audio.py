@@ -140,6 +140,7 @@ class Playback:
         self.sent_ms = 0  # ms of sound handed to the amp since t0
         self.wrote_at = 0  # ticks of the last write
         self.lost = 0  # writes whose callback never came
+        self.no_room = 0  # sounds dropped because the amp's bus could not open again
         self.dropped = 0  # chunks that found no room (a host that ignored the link's backpressure)
 
     @property
@@ -156,12 +157,13 @@ class Playback:
     def start_stream(self, stream):
         """False if the heap has no room for the ring now (the stream is refused)."""
         self.stop()
-        if not self.blocks:
-            try:
+        try:
+            if not self.blocks:
                 self._ring(True)
-            except MemoryError:
-                self._ring(False)
-                return False
+            self.amp.wake()
+        except MemoryError:
+            self._ring(False)
+            return False
         self.stream = stream
         return True
 
@@ -264,10 +266,14 @@ class Playback:
         if ahead >= _AHEAD_MS or amp.busy:
             return False
         self.wrote_at = now
-        if self.stream >= 0:
-            self._stream_block()
-        else:
-            self._tone_block()
+        try:
+            if self.stream >= 0:
+                self._stream_block()
+            else:
+                self._tone_block()
+        except MemoryError:  # the amp's bus found no room to open again: this sound is dropped
+            self.stop()
+            self.no_room += 1
         return False
 
     def _stream_block(self):

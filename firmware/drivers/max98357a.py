@@ -66,13 +66,18 @@ class MAX98357A:
             self.i2s.deinit()
             self.awake = False
 
-    def write(self, buf):
-        """Hand buf to the bus (at once in non-blocking mode: check `busy` first)."""
+    def wake(self):
+        """Open the bus again if sleep() closed it. MemoryError if the heap has no
+        room for the port's buffers now (rp2: ibuf bytes in one piece)."""
         if not self.awake:
             self.reopen()
             self.awake = True
             if self.nb:
                 self.i2s.irq(self._taken)  # a new init forgets the callback
+
+    def write(self, buf):
+        """Hand buf to the bus (at once in non-blocking mode: check `busy` first)."""
+        self.wake()
         self.busy = self.nb
         self.i2s.write(buf)
 

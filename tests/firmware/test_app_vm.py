@@ -660,3 +660,34 @@ out(errors=errors, written=amp_bus.written)
     assert len(r["errors"]) == 1 and "no memory" in r["errors"][0][2], r
     assert r["written"] == 4 * 2048, r  # the next answer played in full
 
+
+
+def test_a_speaker_bus_that_cannot_open_again_drops_the_sound_and_the_app_carries_on():
+    r = vm(PLAY + r'''
+amp = app.parts["amp"]
+room = [False]
+def reopen():
+    if not room[0]:
+        raise MemoryError("memory allocation failed")  # no 5 KB in one piece for the port's ring
+    amp_bus.init()
+amp.reopen = reopen
+app.event(S.LINK_UP, now[0])
+run(400)
+closed = not amp_bus.open
+app.notify("Note", "a chime", 1, 1000, now[0])
+run(1000)
+chime = amp_bus.written
+answer(5, 2)
+run(200)
+errors = loop.named("error")
+room[0] = True
+answer(6, 4)
+while app.flow.playing and now[0] < 8000:
+    run(20)
+out(closed=closed, chime=chime, errors=errors, written=amp_bus.written, no_room=app.playback.no_room,
+    logs=[m[1] for m in loop.named("log")])
+''', heap="320K")
+    assert r["closed"] and r["chime"] == 0 and r["no_room"] == 1, r  # the chime was dropped, not fatal
+    assert len(r["errors"]) == 1 and "no memory" in r["errors"][0][2], r  # the answer was refused
+    assert r["written"] == 4 * 2048, r  # with room again, the next answer played in full
+    assert not [m for m in r["logs"] if "crashed" in m], r  # and the app never restarted

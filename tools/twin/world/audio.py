@@ -48,6 +48,7 @@ class Mic:
         self.queue = []  # [samples int16, rate, position (float, in source samples)]
         self.loop = False
         self.streamed = 0  # samples delivered to the board
+        self.lost = 0  # samples the board did not read in time: its ring buffer was full
         self.played = 0  # samples of the sources delivered
 
     def play(self, samples, rate, append=False, loop=False):
@@ -110,7 +111,7 @@ class Mic:
         with self.lock:
             left = sum(max(0.0, len(s) - p) / r for s, r, p in self.queue)
         return {"playing": bool(self.queue), "seconds_left": round(left, 3), "loop": self.loop,
-                "samples_streamed": self.streamed}
+                "samples_streamed": self.streamed, "samples_lost": self.lost}
 
 
 class Amp:

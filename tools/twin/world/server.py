@@ -135,7 +135,9 @@ def _stream_rx(world, sock, mic, rate, bits, stereo, chunk, frame):
                 n = _send(sock, pending)
                 pending = pending[n:]
             if pending:
-                continue  # the ring buffer is full: this period's samples are lost
+                if mic:
+                    mic.lost += chunk  # the ring buffer is full: this period's samples are lost
+                continue
             n = _send(sock, data)
             pending = data[n:]
         except OSError:

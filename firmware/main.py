@@ -5,7 +5,6 @@
 # the app runs with what is there.
 import gc
 import json
-import sys
 import time
 from micropython import const
 

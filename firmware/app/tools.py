@@ -8,7 +8,7 @@ import link
 import linkio
 
 from . import states as S
-from .text import printable, wrap
+from .text import printable
 
 T = link.type_of
 MAX_TEXT = const(800)  # characters of answer text the board keeps

@@ -590,10 +590,6 @@ class Supervisor:
                 self._ack_vm(arg.encode())
         elif kind == "S":
             self.vm_expected_exit = ("soft", arg)
-            if arg.startswith("resume-"):
-                self.log("twin: a Ctrl-C landed inside the VM's garbage collector (the unix port raises "
-                         "it at once, a board at a safe point); the VM restarts with a fresh heap, "
-                         "keeping the port and the REPL")
         elif kind == "R":
             self._flush_vm_output()
             self.hard_reset("soft" if self.board.port == "esp32" else "wdt")
@@ -644,6 +640,9 @@ class Supervisor:
         code = self.vm.wait()
         expected = self.vm_expected_exit
         self._kill_vm()
+        if expected == ("soft", "resume"):  # the ROM found its heap left locked by a Ctrl-C
+            self._resume_after_ctrl_c("landed inside the VM's garbage collector")
+            return
         if expected and expected[0] == "soft":
             self.mode = expected[1] or "friendly"  # a soft reboot keeps the last reset cause
             self._start_vm()

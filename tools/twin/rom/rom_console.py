@@ -33,7 +33,6 @@ _ack = None  # pipe from the supervisor: it has seen Ctrl-C turned off
 _ack_byte = bytearray(1)
 _ack_seq = 0
 _INTR_OFF = tuple(b"I-1 %d\n" % i for i in range(10))  # made now: sent when nothing may allocate
-_repl = "friendly"  # the REPL the host is in, for resume_fresh
 _history = []
 _rom_modules = ()
 user_globals = {"__name__": "__main__"}
@@ -164,14 +163,9 @@ def heap_broken():
 
 
 def resume_fresh():
-    """Start a fresh VM in the REPL the host is in, keeping the port: what is
+    """Ask for a fresh VM in the REPL the host is in, on the same port: what is
     left of this heap cannot be trusted. Allocates nothing."""
-    if _repl == "raw":
-        write(b"\x04KeyboardInterrupt: \r\n\x04")
-        control(b"S resume-raw\n")
-    else:
-        write(b"KeyboardInterrupt: \r\n")
-        control(b"S resume-friendly\n")
+    control(b"S resume\n")
     raise _RESTART
 
 
@@ -423,9 +417,7 @@ def banner():
 
 def friendly_repl():
     """Return "raw" to switch to the raw REPL; soft resets raise Restart."""
-    global _repl
-    _repl = "friendly"
-    control(b"P friendly\n")
+    control(b"P friendly\n")  # the REPL a restart after Ctrl-C returns to
     banner()
     while True:
         unlock_heap()
@@ -713,8 +705,6 @@ def auto_indent(text):
 
 def raw_repl(announce=True):
     """Return "friendly" on Ctrl-B; soft resets raise Restart."""
-    global _repl
-    _repl = "raw"
     control(b"P raw\n")
     write(b"raw REPL; CTRL-B to exit\r\n>" if announce else b">")
     line = bytearray()
@@ -790,11 +780,9 @@ def _finish_raw(status, tb):
 def run(mode, port, safe=False):
     """boot.py, then main.py in friendly mode, then the REPLs until a reset.
     A "resume-" mode goes straight back to that REPL (see resume_fresh)."""
-    global _repl
     resumed = mode.startswith("resume-")
     if resumed:
         mode = mode[7:]
-    _repl = mode
     control(b"P raw\n" if mode == "raw" else b"P friendly\n")
     if not (safe or resumed):
         boot_ok = run_file("boot.py")

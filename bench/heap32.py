@@ -54,10 +54,7 @@ import json, main
 board = json.loads(%r)
 for p in board["parts"]:
     if "bus" in p and board["buses"][p["bus"]]["type"] == "i2s":
-        conf = dict(board["buses"][p["bus"]])  # as main.build_part completes it
-        conf.setdefault("rate", p.get("rate", 16000))
-        conf.setdefault("bits", p.get("bits", 16))
-        print("@ibuf", p["bus"], p["part"], main.i2s_ibuf(conf))
+        print("@ibuf", p["bus"], p["part"], main.i2s_ibuf(main.bus_conf(p, board)))
 '''
 # Playback closes the amp's bus while nothing plays (drivers/max98357a.py
 # sleep()): rp2 frees the ring buffer (mp_machine_i2s_deinit) and keeps the

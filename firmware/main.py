@@ -72,14 +72,20 @@ def i2s_args(bus):
             "format": I2S.MONO, "rate": bus["rate"], "ibuf": i2s_ibuf(bus)}
 
 
+def bus_conf(p, board):
+    """A part's bus entry, completed with the part's rate and bits (I2S)."""
+    conf = dict(board["buses"][p["bus"]])
+    conf.setdefault("rate", p.get("rate", 16000))
+    conf.setdefault("bits", p.get("bits", 16))
+    return conf
+
+
 def build_part(p, buses, board):
     """The driver of one part entry; its bus is built on first use."""
     kind = p["part"]
     bus = None
     if "bus" in p:
-        conf = dict(board["buses"][p["bus"]])
-        conf.setdefault("rate", p.get("rate", 16000))
-        conf.setdefault("bits", p.get("bits", 16))
+        conf = bus_conf(p, board)
         if p["bus"] not in buses:
             buses[p["bus"]] = build_bus(conf, board["port"])
         bus = buses[p["bus"]]
@@ -181,7 +187,7 @@ def release_boot_code():
     comes back to them, and kept they would hold their code (some 2 KB of a
     32-bit board's heap, bench/heap32.py). Importing main leaves them be."""
     g = globals()
-    for name in ("load_board", "part", "safe_mode", "i2s_ibuf", "build_bus", "i2s_args", "build_part",
+    for name in ("load_board", "part", "safe_mode", "i2s_ibuf", "build_bus", "i2s_args", "bus_conf", "build_part",
                  "_ROLES", "build", "wake_word", "for_app"):
         g.pop(name, None)
 

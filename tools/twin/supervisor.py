@@ -621,8 +621,8 @@ class Supervisor:
     def _ack_vm(self, token):
         try:
             os.write(self.ack_w, token)
-        except (BlockingIOError, OSError):
-            pass  # a VM that stopped reading acks is going away
+        except OSError:
+            pass  # a VM that stopped reading acks is going away (or a full pipe: it is not reading)
 
     def _flush_vm_output(self):
         while self.stdout_r is not None:

@@ -13,6 +13,9 @@ from pocket_agent.errors import PocketError
 
 BOARDS_DIR = Path(__file__).resolve().parent
 PORTS = ("esp32", "rp2")
+# The board's info reply carries these; its outbox slot is sized for them
+# (firmware/app/run.py OUTBOX_SLOT).
+NAME_BYTES = {"name": 32, "machine": 64}
 _REQUIRED = ("name", "title", "mcu", "port", "machine", "usb", "mpy_arch", "flash", "heap")
 BUS_PINS = {"i2c": ("scl", "sda"), "i2s": ("sck", "ws", "sd"), "spi": ("sck", "mosi", "miso")}
 # The parts the twin has models for: the bus type each sits on, and the
@@ -91,6 +94,9 @@ def _parse(path, data):
             raise bad(key, "missing")
     if data["port"] not in PORTS:
         raise bad("port", f"must be one of {', '.join(PORTS)}")
+    for key, most in NAME_BYTES.items():
+        if not isinstance(data[key], str) or not 0 < len(data[key].encode()) <= most:
+            raise bad(key, f"must be text of 1 to {most} bytes (the board's info reply carries it)")
     flash = data["flash"]
     try:
         fl = Flash(

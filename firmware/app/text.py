@@ -51,6 +51,16 @@ def printable(text):
     return "".join(out)
 
 
+def clip(text, nbytes):
+    """text cut so that its UTF-8 takes at most nbytes, at a character boundary."""
+    b = text.encode()
+    if len(b) <= nbytes:
+        return text
+    while nbytes and (b[nbytes] & 0xC0) == 0x80:  # a continuation byte: back off
+        nbytes -= 1
+    return b[:nbytes].decode()
+
+
 def clock(unix, offset_min):
     """'HH:MM' of local time."""
     t = (unix + offset_min * 60) % 86400

@@ -691,3 +691,39 @@ out(closed=closed, chime=chime, errors=errors, written=amp_bus.written, no_room=
     assert len(r["errors"]) == 1 and "no memory" in r["errors"][0][2], r  # the answer was refused
     assert r["written"] == 4 * 2048, r  # with room again, the next answer played in full
     assert not [m for m in r["logs"] if "crashed" in m], r  # and the app never restarted
+
+
+def test_the_largest_replies_fit_the_outbox():
+    """An error's text is clipped to its slot at a character boundary (the log
+    keeps it whole); info with the longest names the board catalogue allows fits."""
+    r = vm(r'''
+from app import run as R
+app.reply_error(7, 1, "\u00e9" * 300, now[0])  # 600 UTF-8 bytes
+app.reply_error(8, 1, "a" + "\u20ac" * 100, now[0])  # a 3-byte character across the cut
+app.board["name"], app.board["machine"] = "n" * 32, "m" * 64
+host("info_get")
+run(200)
+out(errors=loop.named("error"), logs=[l[1] for l in loop.named("log")], info=loop.named("info"),
+    slot=R.OUTBOX_SLOT, fw=len(R.FIRMWARE.encode()), state=S.NAMES[app.flow.state])
+''')
+    e1, e2 = r["errors"][0][2], r["errors"][1][2]
+    assert e1 == "\u00e9" * 70 and e2 == "a" + "\u20ac" * 46
+    assert "\u00e9" * 300 in r["logs"]
+    assert r["info"] and r["info"][0][1:3] == ["n" * 32, "m" * 64] and r["state"] == "IDLE"
+    assert r["fw"] <= 24
+
+
+def test_the_board_catalogue_caps_the_names_the_info_reply_carries(tmp_path):
+    from pocket_agent.boards import catalog
+    from pocket_agent.errors import PocketError
+    import pytest
+
+    data = json.loads(catalog.load("pico2w").path.read_text())
+    data["machine"] = "m" * 65
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PocketError, match="'machine': must be text of 1 to 64 bytes"):
+        catalog.load_file(path)
+    data["machine"] = "m" * 64
+    path.write_text(json.dumps(data))
+    assert catalog.load_file(path).machine == "m" * 64

@@ -13,15 +13,16 @@ if sys.implementation.name == "micropython":
     import link
     from link import (ACK, AUDIO_CHUNK, AUDIO_DATA, AUDIO_END, AUDIO_INDEX, AUDIO_PREDICTED,
                       AUDIO_SAMPLES, AUDIO_STEP_INDEX, AUDIO_STREAM, BAD_TYPE, DLE, FLAG_RELIABLE, FRAME,
-                      SOF, HEADER, HEARTBEAT, HELLO, MAX_PAYLOAD, MESSAGES, MIN_VERSION, VERSION,
-                      field_names, pack, u16, unpack)
+                      SOF, HEADER, HEARTBEAT, HELLO, MAX_PAYLOAD, MIN_VERSION, VERSION, pack,
+                      reliable, u16, unpack)
     from time import ticks_diff
 else:
     from pocket_agent.firmware import link
     from pocket_agent.firmware.link import (
         ACK, AUDIO_CHUNK, AUDIO_DATA, AUDIO_END, AUDIO_INDEX, AUDIO_PREDICTED, AUDIO_SAMPLES,
         AUDIO_STEP_INDEX, AUDIO_STREAM, BAD_TYPE, DLE, FLAG_RELIABLE, FRAME, HEADER, HEARTBEAT, HELLO, SOF,
-        MAX_PAYLOAD, MESSAGES, MIN_VERSION, VERSION, field_names, pack, u16, unpack)
+        MAX_PAYLOAD, MIN_VERSION, VERSION, pack, reliable, u16, unpack)
+    from pocket_agent.host.link.catalogue import named
 
     def ticks_diff(a, b):
         return a - b
@@ -77,7 +78,7 @@ class Endpoint:
         self.heartbeat = heartbeat
         self.dead_after = dead_after
         self.up = False
-        self.peer = None  # the peer's hello fields, by name
+        self.hello = None  # the values of the peer's hello (see peer)
         self.peer_uptime = 0  # from the peer's last heartbeat
         self.peer_mem_free = 0
         self.peer_bad_frames = 0
@@ -110,6 +111,13 @@ class Endpoint:
         self.failed = 0
         self.now = 0
 
+    if sys.implementation.name != "micropython":
+        @property
+        def peer(self):
+            """The peer's hello fields by name, None before the first
+            handshake: the host's view (the names are the host's catalogue)."""
+            return None if self.hello is None else named(HELLO, self.hello)
+
     def feed(self, data, n=-1):
         """Hand over received bytes; poll until it returns 0 before feeding more."""
         self.dec.feed(data, n)
@@ -139,11 +147,11 @@ class Endpoint:
         for a best-effort message, when there is no session."""
         if now is None:
             now = self.now
-        reliable = MESSAGES[mtype][1]
-        if reliable and self.count == len(self.slots):
+        needs_ack = reliable(mtype)
+        if needs_ack and self.count == len(self.slots):
             return False
         n = pack(self.enc.body, HEADER, mtype, values)
-        if not reliable:
+        if not needs_ack:
             if not self.up:
                 return False
             self._emit(mtype, 0, self.tx_seq, n)
@@ -303,9 +311,9 @@ class Endpoint:
             self.peer_nonce = session
         elif self.up or session != self.nonce:
             return 0  # an answer to an older attempt
-        old = self.peer
-        self.peer = dict(zip(field_names(HELLO), v))
-        self.peer_reset = old is None or old["boot_id"] != v[5]
+        old = self.hello
+        self.hello = v
+        self.peer_reset = old is None or old[5] != v[5]  # boot_id
         self._session_start(now)
         return LINK_UP
 

@@ -309,7 +309,7 @@ class LinkHost:
                 except ValueError:
                     values = None
                 self.got.append((now, ev, values))
-                name = link.MESSAGES[ev][0]
+                name = link.name_of(ev)
                 self.trace.append((now, "<", f"{name} seq={d.seq} {values if ev != link.AUDIO_CHUNK else ''}"))
         return bool(data)
 
@@ -376,7 +376,7 @@ class LinkHost:
         return ep.peer_uptime, ep.peer_mem_free, ep.peer_bad_frames, ep.peer_lost_chunks
 
     def summary(self):
-        names = [self.link.MESSAGES[e][0] for (_ms, e, _v) in self.got[-12:]]
+        names = [self.link.name_of(e) for (_ms, e, _v) in self.got[-12:]]
         return f"link up={self.ep.up}, stats {self.ep.stats()}, last messages {names}"
 
     def close(self, trace_path=None):

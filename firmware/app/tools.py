@@ -52,12 +52,12 @@ def dispatch(app, ev, now):
     handler = HANDLERS.get(ev)
     try:
         if handler is None:
-            raise BadRequest(E_TYPE, "the board does not take %s" % link.MESSAGES[ev][0])
+            raise BadRequest(E_TYPE, "the board does not take %s" % link.name_of(ev))
         try:
             v = link.unpack(ev, ep.dec.body, link.HEADER, link.HEADER + ep.dec.length)
         except ValueError as e:
             ep.bad_payload += 1
-            raise BadRequest(E_PAYLOAD, "bad %s payload: %s" % (link.MESSAGES[ev][0], e))
+            raise BadRequest(E_PAYLOAD, "bad %s payload: %s" % (link.name_of(ev), e))
         handler(app, v, now)
     except BadRequest as e:
         app.reply_error(seq, e.code, e.text, now)

@@ -12,6 +12,7 @@ import time
 
 from pocket_agent.errors import PocketError
 from pocket_agent.firmware import link
+from pocket_agent.host.link import catalogue
 
 from . import discovery
 from .device import BoardDevice
@@ -215,17 +216,15 @@ class Bridge:
         a request waits for its response."""
         s = self._session(req["board"])
         mtype = link.type_of(req["type"])
-        names = link.field_names(mtype)
         fields = req.get("fields", {})
-        codes = link.codes(mtype)
         values = []
-        for name, code in zip(names, codes):
+        for name, code, _unit in catalogue.fields(mtype):
             v = fields[name]
-            values.append(bytes.fromhex(v) if code in b"xy" else v)
+            values.append(bytes.fromhex(v) if code in "xy" else v)
         if req["type"] in ("info_get", "sensor_read"):
             return {"ok": True, "reply": await s.request(req["type"], values)}
         ticket = s.send(req["type"], *values)
-        if link.MESSAGES[mtype][1]:
+        if link.reliable(mtype):
             await s.delivered(ticket, self.settings.request_timeout_s)
         return {"ok": True}
 

@@ -13,6 +13,7 @@ import logging
 import time
 
 from pocket_agent.firmware import adpcm, link, linkio
+from pocket_agent.host.link import catalogue
 
 from .transport import PortError, SerialTransport
 
@@ -175,10 +176,10 @@ class BoardSession:
             values = link.unpack(ev, ep.dec.body, link.HEADER, link.HEADER + ep.dec.length)
         except ValueError as exc:
             ep.bad_payload += 1
-            self.log.warning("bad %s payload: %s", link.MESSAGES[ev][0], exc)
+            self.log.warning("bad %s payload: %s", link.name_of(ev), exc)
             return
-        name = link.MESSAGES[ev][0]
-        fields = dict(zip(link.field_names(ev), values))
+        name = link.name_of(ev)
+        fields = catalogue.named(ev, values)
         if "re" in fields:
             waiting = self.requests.pop(fields["re"], None)
             if waiting and not waiting[1].done():
@@ -286,7 +287,7 @@ class BoardSession:
         (and survive the link going down). Returns the delivery ticket."""
         mtype = T(name)
         if not self.ep.send(mtype, values, self.now_ms()):
-            if link.MESSAGES[mtype][1]:
+            if link.reliable(mtype):
                 raise DeviceGone(f"board {self.name}: too many messages waiting for the board")
             raise DeviceGone(f"board {self.name} is offline")
         return self.ep.sent

@@ -99,7 +99,7 @@ class BoardHost:
         return found[0]
 
     def summary(self):
-        names = [link.MESSAGES[e][0] for (_ms, e, _v) in self.got[-12:]]
+        names = [link.name_of(e) for (_ms, e, _v) in self.got[-12:]]
         return f"up={self.ep.up} last messages {names}"
 
     def close(self):

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from pocket_agent.firmware import link
+from pocket_agent.host.link import catalogue
 
 from . import spec_ref
 
@@ -66,9 +67,9 @@ _FORMATS = {"B": "<B", "H": "<H", "h": "<h", "I": "<I", "i": "<i", "Q": "<Q"}
 
 
 def payload(mtype, values):
-    """The payload, from the spec's field table (independent of link.pack)."""
+    """The payload, from the host's catalogue (independent of link.pack and of the board's table)."""
     out = b""
-    for field, value in zip(link.MESSAGES[mtype][2].split(), values):
+    for field, value in zip(catalogue.MESSAGES[mtype][2].split(), values):
         code = field.split(":")[1]
         if code in _FORMATS:
             out += struct.pack(_FORMATS[code], value)
@@ -89,7 +90,7 @@ def vectors():
     rows = []
     for k, (name, values) in enumerate(EXAMPLES):
         mtype = link.type_of(name)
-        flags = link.FLAG_RELIABLE if link.MESSAGES[mtype][1] else 0
+        flags = link.FLAG_RELIABLE if catalogue.MESSAGES[mtype][1] else 0
         seq = (k * 4099) & 0xFFFF
         data = payload(mtype, values)
         json_values = [v.hex() if isinstance(v, bytes) else v for v in values]

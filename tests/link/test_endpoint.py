@@ -121,7 +121,7 @@ def test_a_reliable_message_of_an_unknown_type_is_acknowledged_and_refused():
             host.feed(chunk)
         sent.clear()
     assert host.up and board.up
-    assert 0x7E not in link.MESSAGES
+    assert not link.known(0x7E)
     tone = link.type_of("tone")
     board.feed(spec_ref.frame(0x7E, b"from the future", seq=0, flags=link.FLAG_RELIABLE)
                + spec_ref.frame(tone, _payload(tone, (440, 100, 50)), seq=1, flags=link.FLAG_RELIABLE))

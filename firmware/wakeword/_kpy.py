@@ -1,6 +1,6 @@
 # Plain-Python kernels: the same functions as _kviper.py, for ports without
 # viper (and for CPython). Arrays here are array('h') / array('i') / bytearray,
-# so loads are already signed.
+# so loads are already signed. q is the quarter-wave cos table (see _kviper.py).
 
 
 def window(ring, start, win, re, im):
@@ -31,14 +31,17 @@ def rescale(re, im, shift):
             im[i] >>= -shift
 
 
-def fft(re, im, cos, sin):
+def fft(re, im, q):
     size = 2
     tstep = 256
     while size <= 256:
         half = size >> 1
         for j in range(half):
-            c = cos[j * tstep]
-            s = sin[j * tstep]
+            t = j * tstep  # cos and sin of 2 pi t / 512 from q
+            if t <= 128:
+                c, s = q[t], q[128 - t]
+            else:
+                c, s = -q[256 - t], q[t - 128]
             for i in range(j, 256, size):
                 k = i + half
                 br, bi = re[k], im[k]
@@ -53,7 +56,7 @@ def fft(re, im, cos, sin):
         tstep >>= 1
 
 
-def _power(re, im, cos, sin, k):
+def _power(re, im, q, k):
     # bin k of the 512-point real spectrum from the 256 complex bins, >> 4
     kk = (256 - k) & 255
     ar, ai = re[k], im[k]
@@ -62,20 +65,23 @@ def _power(re, im, cos, sin, k):
     ei = (ai + bi) >> 1
     o_r = (ai - bi) >> 1
     o_i = -((ar - br) >> 1)
-    c, s = cos[k], sin[k]
+    if k <= 128:  # cos and sin of 2 pi k / 512 from q
+        c, s = q[k], q[128 - k]
+    else:
+        c, s = -q[256 - k], q[k - 128]
     xr = er + ((o_r * c + o_i * s) >> 15)
     xi = ei + ((o_i * c - o_r * s) >> 15)
     return (xr * xr + xi * xi) >> 4
 
 
-def logmel(re, im, cos, sin, start, length, w, lut, shift, out, off):
+def logmel(re, im, q, start, length, w, lut, shift, out, off):
     pos = 0
     for m in range(32):
         b = start[m]
         n = length[m]
         e = 0
         for j in range(n):
-            e += _power(re, im, cos, sin, b + j) * w[pos + j]
+            e += _power(re, im, q, b + j) * w[pos + j]
         pos += n
         f = 0
         if e > 0:

@@ -3,6 +3,9 @@
 # ptr8/ptr16 loads are unsigned, so int16 values are sign-extended with
 # (v ^ 0x8000) - 0x8000; every product stays inside 31 bits, so 32-bit and
 # 64-bit viper ints give the same results.
+# Twiddles come from q, cos(2 pi k / 512) in Q15 for k = 0..128 (all >= 0, so
+# no sign extension): for k < 256, cos = q[k], sin = q[128 - k] up to k = 128,
+# then cos = -q[256 - k], sin = q[k - 128].
 import micropython
 
 
@@ -61,7 +64,7 @@ def rescale(re: ptr16, im: ptr16, shift: int):
 
 
 @micropython.viper
-def fft(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16):
+def fft(re: ptr16, im: ptr16, q: ptr16):
     # 256-point radix-2 decimation in time, halving at every stage.
     size = 2
     tstep = 256
@@ -69,9 +72,13 @@ def fft(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16):
         half = size >> 1
         j = 0
         while j < half:
-            c = int(cos[j * tstep])
-            c = (c ^ 0x8000) - 0x8000
-            s = int(sin[j * tstep])
+            t = j * tstep
+            if t <= 128:
+                c = int(q[t])
+                s = int(q[128 - t])
+            else:
+                c = 0 - int(q[256 - t])
+                s = int(q[t - 128])
             i = j
             while i < 256:
                 k = i + half
@@ -96,7 +103,7 @@ def fft(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16):
 
 
 @micropython.viper
-def logmel(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16, start: ptr8, length: ptr8, w: ptr8, lut: ptr8,
+def logmel(re: ptr16, im: ptr16, q: ptr16, start: ptr8, length: ptr8, w: ptr8, lut: ptr8,
            shift: int, out: ptr8, off: int):
     # Mel energies, then LOG_Q * log2 with a 32-entry table; uint8 features.
     # A band's bins are split out of the 256 complex FFT bins as it reads them
@@ -123,9 +130,12 @@ def logmel(re: ptr16, im: ptr16, cos: ptr16, sin: ptr16, start: ptr8, length: pt
             ei = (ai + bi) >> 1
             o_r = (ai - bi) >> 1
             o_i = 0 - ((ar - br) >> 1)
-            c = int(cos[k])
-            c = (c ^ 0x8000) - 0x8000
-            s = int(sin[k])
+            if k <= 128:
+                c = int(q[k])
+                s = int(q[128 - k])
+            else:
+                c = 0 - int(q[256 - k])
+                s = int(q[k - 128])
             xr = er + ((o_r * c + o_i * s) >> 15)
             xi = ei + ((o_i * c - o_r * s) >> 15)
             e += ((xr * xr + xi * xi) >> 4) * int(w[pos + j])

@@ -30,11 +30,10 @@ class FrontEnd:
         self.k = kernels
         if kernels.__name__.endswith("_kviper"):
             # viper reads the bytes in place (flash when frozen) and sign-extends itself
-            self.win, self.cos, self.sin = T.WINDOW, T.COS, T.SIN
+            self.win, self.quarter = T.WINDOW, T.QUARTER
         else:  # arrays, so the plain-Python kernels see signed values
             self.win = _array("h", T.WINDOW)
-            self.cos = _array("h", T.COS)
-            self.sin = _array("h", T.SIN)
+            self.quarter = _array("h", T.QUARTER)
         self.mel_start = T.MEL_START
         self.mel_len = T.MEL_LEN
         self.mel_w = T.MEL_W
@@ -85,6 +84,6 @@ class FrontEnd:
         shift = 12 - top
         if shift:
             k.rescale(self.re, self.im, shift)
-        k.fft(self.re, self.im, self.cos, self.sin)
-        k.logmel(self.re, self.im, self.cos, self.sin, self.mel_start, self.mel_len, self.mel_w, self.lut,
+        k.fft(self.re, self.im, self.quarter)
+        k.logmel(self.re, self.im, self.quarter, self.mel_start, self.mel_len, self.mel_w, self.lut,
                  shift, out, off)

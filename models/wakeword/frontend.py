@@ -9,7 +9,8 @@ Per frame of FRAME samples (hop HOP):
   2. a 512-point real FFT done as a 256-point complex radix-2 FFT with a halving
      at every stage, plus the split step; the bounds keep every value inside
      16 bits and every product inside 31 bits, so 32-bit viper ints on the
-     ESP32-S3 compute the same numbers as 64-bit ones here;
+     ESP32-S3 compute the same numbers as 64-bit ones here; the twiddles'
+     cos and sin come from one quarter-wave cos table (`twiddle()`);
   3. power spectrum >> 4, N_MEL triangular mel filters with Q6 weights;
   4. log2 with a 32-entry table: LOG_Q units per octave of power (0.375 dB),
      offset so that full scale sits near 230, clamped to 0..255 (uint8).
@@ -23,6 +24,7 @@ SAMPLE_RATE = 16000
 FRAME = 512
 HOP = 320  # 20 ms
 FFT_HALF = FRAME // 2
+QUARTER = FRAME // 4 + 1  # cos(2 pi k / FRAME) for k = 0..FRAME/4: every twiddle's cos and sin
 N_MEL = 32
 MEL_LO_HZ = 100.0
 MEL_HI_HZ = 7600.0
@@ -40,11 +42,24 @@ def _imel(m):
     return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
+def twiddle(quarter, k):
+    """(cos, sin) of 2 pi k / FRAME in Q15 for 0 <= k < FFT_HALF, from the quarter-wave table.
+
+    The firmware kernels look their twiddles up the same way: one table of
+    QUARTER entries instead of two of FFT_HALF.
+    """
+    if k <= FFT_HALF // 2:
+        return quarter[k], quarter[FFT_HALF // 2 - k]
+    return -quarter[FFT_HALF - k], quarter[k - FFT_HALF // 2]
+
+
 def tables():
     """The integer tables shared with the firmware, as plain Python lists."""
+    # The Hann window is kept whole: rounding makes it asymmetric (w[128] = 16383, w[384] = 16384).
     window = [round(32767 * 0.5 * (1.0 - math.cos(2.0 * math.pi * n / FRAME))) for n in range(FRAME)]
-    cos_t = [round(32767 * math.cos(2.0 * math.pi * k / FRAME)) for k in range(FFT_HALF)]
-    sin_t = [round(32767 * math.sin(2.0 * math.pi * k / FRAME)) for k in range(FFT_HALF)]
+    quarter = [round(32767 * math.cos(2.0 * math.pi * k / FRAME)) for k in range(QUARTER)]
+    cos_t = [twiddle(quarter, k)[0] for k in range(FFT_HALF)]
+    sin_t = [twiddle(quarter, k)[1] for k in range(FFT_HALF)]
     lo, hi = _mel(MEL_LO_HZ), _mel(MEL_HI_HZ)
     edges = [_imel(lo + (hi - lo) * i / (N_MEL + 1)) for i in range(N_MEL + 2)]
     bin_hz = SAMPLE_RATE / FRAME
@@ -66,7 +81,7 @@ def tables():
         weights.extend(ws[nz[0]:nz[-1] + 1])
     log_lut = [round(LOG_Q * math.log2(1.0 + i / 32.0)) for i in range(32)]
     return {
-        "window": window, "cos": cos_t, "sin": sin_t,
+        "window": window, "quarter": quarter, "cos": cos_t, "sin": sin_t,
         "mel_start": starts, "mel_len": lens, "mel_w": weights, "log_lut": log_lut,
     }
 
@@ -219,8 +234,7 @@ def firmware_tables_source():
         "LOG_Q = %d" % LOG_Q,
         "LOG_OFFSET = %d" % LOG_OFFSET,
         "WINDOW = %s  # int16 x %d, Q15 Hann" % (blob("h", t["window"]), FRAME),
-        "COS = %s  # int16 x %d, Q15 cos(2 pi k / FRAME)" % (blob("h", t["cos"]), FFT_HALF),
-        "SIN = %s  # int16 x %d, Q15 sin(2 pi k / FRAME)" % (blob("h", t["sin"]), FFT_HALF),
+        "QUARTER = %s  # int16 x %d, Q15 cos(2 pi k / FRAME), k = 0..FRAME/4" % (blob("h", t["quarter"]), QUARTER),
         "MEL_START = %s  # uint8 first bin of each band" % blob("B", t["mel_start"]),
         "MEL_LEN = %s  # uint8 bins in each band" % blob("B", t["mel_len"]),
         "MEL_W = %s  # uint8 Q6 weights, bands one after another" % blob("B", t["mel_w"]),

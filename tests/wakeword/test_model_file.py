@@ -54,6 +54,18 @@ def test_generated_firmware_tables_are_current():
     assert src == frontend.firmware_tables_source()
 
 
+def test_quarter_wave_twiddles_are_the_rounded_cos_and_sin():
+    # The committed models were trained on round(32767 * cos/sin(2 pi k / 512));
+    # the quarter-wave lookup must give exactly those, or the features change.
+    import math
+
+    t = frontend.tables()
+    angle = [2 * math.pi * k / frontend.FRAME for k in range(frontend.FFT_HALF)]
+    assert len(t["quarter"]) == frontend.QUARTER == 129
+    assert t["cos"] == [round(32767 * math.cos(a)) for a in angle]
+    assert t["sin"] == [round(32767 * math.sin(a)) for a in angle]
+
+
 def test_detect_smoothing_and_refractory(random_model):
     qm = random_model  # smooth 3, refractory 20, logit_q 4
     limit = qmodel.threshold_sum(qm, 0.5)

@@ -143,7 +143,9 @@ def table(board_name, plain, ww):
 
 
 def estimate(board, plain, ww, runtime):
+    """Print the estimate; returns {"no wake word"|"with wake word": (idle, speaking) bytes}."""
     budget = board.heap_budget
+    out = {}
     port, port_playing, port_note = port_buffers(board)
     print(f"\n{board.name}: estimate of the board's steady-state heap ({budget // 1024} KB budget, target <= 60 %)")
     for label, s, with_ww in (("no wake word", plain, False), ("with wake word", ww, True)):
@@ -166,8 +168,11 @@ def estimate(board, plain, ww, runtime):
         print(f"    while the host's sound plays: the speaker's ring (32-bit)  +{kb(speaking):>5} KB")
         if port_playing:
             print(f"      and the amp's I2S ring buffer, open only while sound plays  +{kb(port_playing):>5} KB")
+        idle = total
         total += speaking + port_playing
         print(f"    = {kb(total)} KB = {100 * total / budget:.1f} % of the budget, speaking")
+        out[label] = (idle, total)
+    return out
 
 
 def main(argv=None):

@@ -560,6 +560,7 @@ class ScreenRecorder:
         self.frames = []  # (time.time(), rows), one per change
         self._stop = threading.Event()
         self._thread = None
+        self._mark = None
         self.error = None
 
     def __enter__(self):
@@ -621,6 +622,11 @@ class ScreenRecorder:
                 self.frames.append(((t0 + time.time()) / 2, rows))
                 last = rows
             self._stop.wait(self.period)
+
+    @property
+    def following(self):
+        """Whether it reads the twin panel's record of screens (else it polls pixels)."""
+        return self._mark is not None
 
     def screens(self):
         return [(t, display.read(rows)) for t, rows in self.frames]

@@ -151,6 +151,34 @@ i2c.writeto(A, b'\\x80\\xae')  # display off: a dark screen of its own
     assert board_twin.world.display_frames(since=last) == (last, [])
 
 
+def test_the_hil_screen_recorder_falls_back_to_polling_when_the_panel_record_lost_screens(board_twin, monkeypatch):
+    """More screens than the panel keeps between two of the recorder's fetches:
+    it drops the record and polls the pixels, so it still sees the last screen."""
+    import types
+
+    from pocket_agent.hil import stage
+    from pocket_agent.tools.twin.world.ssd1306 import HISTORY
+
+    monkeypatch.setattr(stage, "FOLLOW_S", 60.0)  # one fetch, when the recording stops
+    addr = part(board_twin, "display")["addr"]
+    rig = types.SimpleNamespace(twin=board_twin, world=board_twin.world, pixels=board_twin.world.display_pixels)
+    with stage.ScreenRecorder(rig) as rec:
+        run(board_twin, i2c_setup(board_twin) + f"A = {addr}\nINIT = {SSD1306_INIT!r}\nN = {HISTORY + 100}\n" + """import framebuf
+for c in INIT:
+    i2c.writeto(A, bytes((0x80, c)))
+buf = bytearray(1024)
+fb = framebuf.FrameBuffer(buf, 128, 64, framebuf.MONO_VLSB)
+for k in range(N + 1):
+    fb.fill(0)
+    fb.text('end' if k == N else str(k), 0, 20, 1)
+    for c in (0x21, 0, 127, 0x22, 0, 7):
+        i2c.writeto(A, bytes((0x80, c)))
+    i2c.writevto(A, (b'\\x40', buf))
+""")
+    assert not rec.following  # the record was dropped
+    assert display.read(rec.frames[-1][1]).text.strip() == "end"  # read from the pixels
+
+
 def _wav(path, samples, rate=16000):
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

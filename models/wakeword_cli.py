@@ -46,6 +46,9 @@ def register(subparsers):
     t.add_argument("--extra-speakers", action="store_true",
                    help="also train on the extra espeak-ng languages and variants and festival's NSK voices "
                         "(not the default: scored worse on held-out audio)")
+    t.add_argument("--festival-speech", action="store_true",
+                   help="also train on about 3x more festival speech in the negatives "
+                        "(not the default: see docs/wakeword.md)")
     t.add_argument("--pick-smoothing", action="store_true",
                    help="pick the detector's smoothing window (1-8 frames) on the validation voices "
                         "instead of 3 frames")
@@ -83,5 +86,6 @@ def _train(args):
     out = args.out or (args.phrase.strip().lower().replace(" ", "_") + ".pwm")
     train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,
                 qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug,
-                extra_speakers=args.extra_speakers, smoothing=None if args.pick_smoothing else 3)
+                extra_speakers=args.extra_speakers, festival_speech=args.festival_speech,
+                smoothing=None if args.pick_smoothing else 3)
     return 0

@@ -45,10 +45,15 @@ COUNTS = {  # clips per set; speech counts are engine calls of a few sentences e
     "pos_espeak": (2400, 300), "conf_espeak": (1600, 240), "speech_espeak": (150, 16),
     "speech_festival": (45, 8),
     "pos_espeak_x": 2400, "conf_espeak_x": 1600, "speech_espeak_x": 100,
+    "speech_festival_f": 48,  # per voice, 4 sentences each: about 3x the festival speech above
 }
 TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid",
-                  "pos_train_x", "conf_train_x", "speech_train_x"]
+                  "pos_train_x", "conf_train_x", "speech_train_x", "speech_train_f"]
 X_PARTS = ["pos_train_x", "conf_train_x", "speech_train_x"]
+# More festival speech for the negatives (train --festival-speech): the training
+# festival voices reading other training sentences, so that a festival voice alone
+# is less of a cue for the phrase.
+F_PARTS = ["speech_train_f"]
 EVAL_STRETCH = [0.8, 0.9, 1.0, 1.1, 1.25]
 EVAL_F0 = [None, 95, 140]
 # A second, fresh held-out split of positives (declared before any model was
@@ -163,6 +168,12 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
     x_rng = np.random.default_rng(  # its own stream: the older sets keep their draws
         int.from_bytes(hashlib.sha256(f"{phrase}/{seed}/x".encode()).digest()[:4], "little"))
 
+    def f_items(voice):  # a stream per voice: the draws do not depend on thread order
+        r = np.random.default_rng(
+            int.from_bytes(hashlib.sha256(f"{phrase}/{seed}/f/{voice}".encode()).digest()[:4], "little"))
+        return [(". ".join(speech_train[j] for j in r.integers(len(speech_train), size=4)) + ".", 1.0)
+                for _ in range(COUNTS["speech_festival_f"])]
+
     def x_text(pool):
         return lambda lang: pool[x_rng.integers(len(pool))]
 
@@ -201,6 +212,7 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         "speech_train_x": lambda: _espeak_set(x_rng, langs_x, variants_x, COUNTS["speech_espeak_x"],
                                               lambda lang: ". ".join(speech_train[i] for i in x_rng.integers(
                                                   len(speech_train), size=10)) + ".", workers, **wide),
+        "speech_train_f": lambda: _festival_set(synth.FESTIVAL_TRAIN, f_items, workers),
         "eval_pos": lambda: _eval_positives(phrase, workers),
         "eval_pos_b": lambda: _eval_positives(phrase, workers, fresh=True),
         "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),

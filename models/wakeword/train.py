@@ -101,6 +101,27 @@ def _features_x(phrase, root, seed, progress):
     return {k: arrays[k] for k in ("pos", "pos_end", "conf", "conf_end")}, neg
 
 
+def _features_f(phrase, root, seed, progress):
+    """Negative streams of the extra festival speech (corpus.F_PARTS), cached apart
+    so the main cache stays valid: one augmented pass, 12 clips a stream."""
+    d = corpus.cache_dir(phrase, root)
+    out = d / f"features_f_seed{seed}.npz"
+    if out.exists():
+        z = np.load(out, allow_pickle=False)
+        return [z[k] for k in sorted(z.files)]
+    speech, _ = clips_load(d / "speech_train_f.npz")
+    old, _ = clips_load(d / "speech_train.npz")
+    rng = np.random.default_rng(seed + 201)
+    bg = [old[i] for i in rng.choice(len(old), size=min(300, len(old)), replace=False)]
+    task = progress.add_task("festival negative streams", total=1)
+    neg, _ = dataset.streams(speech, 12, seed + 50, pool=bg)
+    progress.advance(task)
+    tmp = out.with_suffix(".part.npz")
+    np.savez(tmp, **{f"neg_{i:04d}": f for i, f in enumerate(neg)})
+    tmp.replace(out)
+    return neg
+
+
 def _batch(rng, data, neg, n_pos=96, n_conf=48, n_neg=32, neg_len=200, aug="mask"):
     pi = rng.integers(len(data["pos"]), size=n_pos)
     ci = rng.integers(len(data["conf"]), size=n_conf)
@@ -240,15 +261,16 @@ def confusable_rate(qm, feats, threshold):
 
 
 def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False,
-          aug="mask", extra_speakers=False, smoothing=3, log=print):
+          aug="mask", extra_speakers=False, festival_speech=False, smoothing=3, log=print):
     """The defaults are the recipe of the committed hey_pocket.pwm: the original
     speakers only, masking alone, smoothing over 3 frames. The changes tried on top
     of it scored worse on held-out audio (docs/wakeword.md), so none is the default.
 
     aug: the feature augmentation drawn for every batch, a key of specaug.AUGMENTS.
     extra_speakers: also train on corpus.X_PARTS (more espeak-ng languages and
-    variants, festival's NSK voices). smoothing: the averaging window in frames, or
-    None to pick it on the validation voices."""
+    variants, festival's NSK voices). festival_speech: also train on the negative
+    streams of corpus.F_PARTS (about 3x more festival speech). smoothing: the
+    averaging window in frames, or None to pick it on the validation voices."""
     if aug not in specaug.AUGMENTS:
         raise PocketError(f"unknown feature augmentation {aug!r}", hint=f"one of {', '.join(specaug.AUGMENTS)}")
     if smoothing is not None and not 1 <= smoothing <= 255:
@@ -260,7 +282,8 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         raise PocketError("the phrase is empty")
     root = Path(root)
     with _progress() as progress:
-        parts = [p for p in corpus.TRAINING_PARTS if extra_speakers or p not in corpus.X_PARTS]
+        parts = [p for p in corpus.TRAINING_PARTS if (extra_speakers or p not in corpus.X_PARTS)
+                 and (festival_speech or p not in corpus.F_PARTS)]
         corpus.build(phrase, root, seed=0, progress=progress, parts=parts)
         data, neg, vneg = _features(phrase, root, seed, progress)
         if extra_speakers:
@@ -268,7 +291,10 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
             for k in ("pos", "pos_end", "conf", "conf_end"):
                 data[k] = np.concatenate([data[k], xdata[k]])
             neg = neg + xneg
-        log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers; "
+        if festival_speech:
+            neg = neg + _features_f(phrase, root, seed, progress)
+        log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers, "
+            f"{'with' if festival_speech else 'without'} the extra festival speech; "
             f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
             f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
         rng = np.random.default_rng(seed)

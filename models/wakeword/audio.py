@@ -83,8 +83,13 @@ def clips_save(path, clips, meta):
     """Store a list of int16 clips (and one metadata dict each) in one .npz."""
     lengths = np.array([len(c) for c in clips], dtype=np.int64)
     data = np.concatenate(clips).astype(np.int16) if clips else np.zeros(0, np.int16)
+    npz_save(path, data=data, lengths=lengths, meta=np.array([repr(m) for m in meta]))
+
+
+def npz_save(path, **arrays):
+    """np.savez to path through a temporary file, so a cache is whole or absent."""
     tmp = Path(str(path) + ".part.npz")
-    np.savez(tmp, data=data, lengths=lengths, meta=np.array([repr(m) for m in meta]))
+    np.savez(tmp, **arrays)
     tmp.replace(path)
 
 

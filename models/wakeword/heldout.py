@@ -11,7 +11,7 @@ noise at the same SNRs. The PCM is kept so other detectors hear the same audio.
 import numpy as np
 
 from . import augment, corpus
-from .audio import clips_load
+from .audio import clips_load, npz_save
 
 SNRS = [None, 20.0, 15.0, 10.0]
 SEGMENT = 4 * 16000
@@ -66,9 +66,7 @@ def _speech_streams(d, speech, pool, seed):
     rng = np.random.default_rng(seed + 1)
     order = rng.permutation(len(speech))
     out = [_negative([speech[j] for j in order[i:i + 10]], rng, pool) for i in range(0, len(order), 10)]
-    tmp = path.with_name(path.stem + ".part.npz")
-    np.savez(tmp, **{f"s{i:05d}": x for i, x in enumerate(out)})
-    tmp.replace(path)
+    npz_save(path, **{f"s{i:05d}": x for i, x in enumerate(out)})
     return out
 
 
@@ -91,9 +89,7 @@ def build_fresh(phrase, root, seed=4321):
             arrays[f"pos_{i:05d}"] = x
             ends.append(e)
             snrs.append(-1.0 if snr is None else snr)
-        tmp = path.with_suffix(".part.npz")
-        np.savez(tmp, pos_end=np.array(ends), pos_snr=np.array(snrs), **arrays)
-        tmp.replace(path)
+        npz_save(path, pos_end=np.array(ends), pos_snr=np.array(snrs), **arrays)
     with np.load(path, allow_pickle=False) as z:
         return {"pos": [z[k] for k in sorted(k for k in z.files if k.startswith("pos_") and k[4:].isdigit())],
                 "pos_end": z["pos_end"], "pos_snr": z["pos_snr"]}
@@ -133,7 +129,5 @@ def build(phrase, root, seed=1234):
     arrays = {f"pos_{i:05d}": x for i, x in enumerate(p_pcm)}
     arrays.update({f"neg_{i:05d}": x for i, x in enumerate(n_pcm)})
     arrays.update(pos_end=np.array(p_end), pos_snr=np.array(p_snr), neg_kind=np.array(n_kind))
-    tmp = path.with_suffix(".part.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    npz_save(path, **arrays)
     return build(phrase, root, seed)

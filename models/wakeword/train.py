@@ -13,7 +13,7 @@ import numpy as np
 from pocket_agent.errors import PocketError
 
 from . import corpus, dataset, evaluate, net, qmodel, specaug
-from .audio import clips_load
+from .audio import clips_load, npz_save
 
 GATE_FA_PER_HOUR = 0.5
 GATE_FRR = 0.25
@@ -65,9 +65,7 @@ def _features(phrase, root, seed, progress):
               "vpos": vpf, "vpos_end": vpe, "vconf": vcf, "vconf_end": vce}
     arrays.update({f"neg_{i:04d}": f for i, f in enumerate(neg)})
     arrays.update({f"vneg_{i:04d}": f for i, f in enumerate(vneg)})
-    tmp = out.with_suffix(".part.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)
+    npz_save(out, **arrays)
     return arrays, neg, vneg
 
 
@@ -95,9 +93,7 @@ def _features_x(phrase, root, seed, progress):
     neg, _ = dataset.streams(speech, 12, seed + 43, pool=bg)
     arrays = {"pos": pf, "pos_end": pe, "conf": cf, "conf_end": ce}
     arrays.update({f"neg_{i:04d}": f for i, f in enumerate(neg)})
-    tmp = out.with_suffix(".part.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)
+    npz_save(out, **arrays)
     return {k: arrays[k] for k in ("pos", "pos_end", "conf", "conf_end")}, neg
 
 
@@ -116,9 +112,7 @@ def _features_f(phrase, root, seed, progress):
     task = progress.add_task("festival negative streams", total=1)
     neg, _ = dataset.streams(speech, 12, seed + 50, pool=bg)
     progress.advance(task)
-    tmp = out.with_suffix(".part.npz")
-    np.savez(tmp, **{f"neg_{i:04d}": f for i, f in enumerate(neg)})
-    tmp.replace(out)
+    npz_save(out, **{f"neg_{i:04d}": f for i, f in enumerate(neg)})
     return neg
 
 

@@ -5,6 +5,8 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
     .venv/bin/python bench/wakeword.py --quick    # VM figures only
     .venv/bin/python bench/wakeword.py --model hey_pocket=OLD.pwm --model hey_jarvis=OLD2.pwm
                                                   # quality of those files only (before/after)
+    .venv/bin/python bench/wakeword.py --delay    # where late detections come from, and
+                                                  # detection rules tried against them
 
 Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
 declared before any model was scored on it) it prints the same FRR figures.
@@ -18,14 +20,18 @@ rooms training never hears, at 10, 15, 20 dB SNR or clean.
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pocket_agent.models.wakeword import commands, corpus, evaluate, frontend, heldout, mww, qmodel  # noqa: E402
+from pocket_agent.models.wakeword import augment, train  # noqa: E402
+from pocket_agent.models.wakeword.audio import clips_load  # noqa: E402
 from tests import mpy  # noqa: E402
 
 # Published loop benchmarks put viper-heavy code at roughly 90-140x slower on an
@@ -104,8 +110,14 @@ def main(argv=None):
     ap.add_argument("--no-mww", action="store_true", help="skip microWakeWord")
     ap.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                     help="score only this file for a model, e.g. hey_pocket=/tmp/old.pwm (quality only)")
+    ap.add_argument("--delay", action="store_true",
+                    help="only the detection delay: per voice, and detection rules tried against its tail")
     args = ap.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
+    if args.delay:
+        for name in models or ("hey_pocket",):
+            delay_report(qmodel.load(models.get(name) or commands.model_path(name)))
+        return 0
 
     print("== size and speed (MicroPython unix port, real VM)")
     for name in ("hey_pocket", "hey_jarvis") if not models else ():
@@ -217,6 +229,182 @@ def phrase_report(name, qm, mww_too=False):
     png = ART / f"det_{name}.png"
     evaluate.det_png(png, curves, f"DET, held-out audio: {qm.phrase}")
     print(f"    DET curve: {png}")
+
+
+# Detection rules tried against the delay tail, simulated on the reference's logits:
+# (window, gate, fast). The firmware runs (its smoothing window, None, None).
+GATES = [(m, low) for m in (10, 15, 20) for low in (-16, -32, -64, -96)]
+FASTS = [(k, up) for k in (1, 2) for up in (8, 16, 32)]
+RULES = [(w, None, None) for w in train.SMOOTHING] + [(3, None, f) for f in FASTS] + [(3, g, None) for g in GATES]
+
+
+def _fires(qm, logits, threshold, w, gate=None, fast=None):
+    """Frames where a rule fires, before the refractory period: the sum of the last w
+    logits reaches w times the threshold's logit; with fast (k, up) also when the sum of
+    the last k reaches k times (that logit + up); with gate (m, low) only if one of the m
+    logits before the frame was at most low (the output rose from a clear "no" lately).
+    Logit units are the model's (1/2**logit_q)."""
+    q = replace(qm, smooth=w)
+    f = evaluate.smoothed(q, logits) >= qmodel.threshold_sum(q, threshold)
+    if fast:
+        k, up = fast
+        qk = replace(qm, smooth=k)
+        f |= evaluate.smoothed(qk, logits) >= qmodel.threshold_sum(qk, threshold) + k * up
+    if gate:
+        m, low = gate
+        prev = np.concatenate([np.zeros(m, np.int64), np.asarray(logits, np.int64)[:-1]])  # 0 before the stream
+        f &= sliding_window_view(prev, m).min(axis=1) <= low
+    return f
+
+
+def _rule_rows(qm, rule, pos, ends, negs, hours, thresholds=evaluate.THRESHOLDS):
+    """[(threshold, FRR, FA, FA/h, delays ms)] of one rule, scored as evaluate.curve scores
+    the firmware's: a positive counts when the rule fires near the phrase end."""
+    rows = []
+    for th in thresholds:
+        hit, delays = [], []
+        for lg, e in zip(pos, ends):
+            f = _fires(qm, lg, th, *rule)
+            ef = evaluate.end_frame(e)
+            lo, hi = max(0, ef - evaluate.EARLY), min(len(f), ef + evaluate.LATE)
+            t = np.flatnonzero(f[lo:hi])
+            hit.append(len(t) > 0)
+            if len(t):
+                delays.append((lo - ef + int(t[0])) * frontend.HOP * 1000 / frontend.SAMPLE_RATE)
+        fa = evaluate.false_accepts(qm, [_fires(qm, lg, th, *rule).astype(np.int64) for lg in negs], 1)
+        rows.append((float(th), float(1 - np.mean(hit)), fa, fa / hours, np.array(delays)))
+    return rows
+
+
+def _dstats(d):
+    if not len(d):
+        return "none fire"
+    return f"median {np.median(d):.0f}, p90 {np.percentile(d, 90):.0f}, max {max(d):.0f} ms"
+
+
+def _valid_segments(qm, seed=777):
+    """Validation positives (voices training never used) each in a 4 s segment as the
+    held-out ones are, but with training's noise kinds and rooms: training's own
+    validation windows end 120-320 ms after the phrase, too soon to see late detections."""
+    d = corpus.cache_dir(qm.phrase, commands.cache_root())
+    pos, meta = clips_load(d / "pos_valid.npz")
+    speech, _ = clips_load(d / "speech_valid.npz")
+    rng = np.random.default_rng(seed)
+    pool = [speech[i] for i in rng.choice(len(speech), size=min(60, len(speech)), replace=False)]
+    logits, ends = [], []
+    for clip in pos:
+        x = clip.astype(np.float64)
+        s, e = augment.speech_bounds(x)
+        if rng.random() < 0.5:
+            x = augment.reverb(x, augment.rir(rng))
+        seg = np.zeros(heldout.SEGMENT + len(x))
+        start = int(rng.uniform(0.8, 1.6) * 16000)
+        seg[start:start + len(x)] += x
+        ref = augment.active_rms(x[s:e])
+        if rng.random() < 0.25:  # a command after the phrase
+            c = speech[rng.integers(len(speech))][:3 * 16000].astype(np.float64)
+            go = start + e + int(rng.uniform(0.1, 0.4) * 16000)
+            c = c[:max(0, len(seg) - go)]
+            seg[go:go + len(c)] += c * ref / augment.active_rms(c)
+        seg = seg[:max(heldout.SEGMENT, start + e + 16000)]
+        snr = heldout.SNRS[rng.integers(len(heldout.SNRS))]
+        if snr is not None:
+            kind = augment.TRAIN_NOISES[rng.integers(len(augment.TRAIN_NOISES))]
+            seg = augment.mix(seg, augment.noise(kind, rng, len(seg), pool), snr)
+        seg = seg + rng.standard_normal(len(seg)) * ref * 1e-4
+        logits.append(qmodel.forward(qm, frontend.features(augment.level(seg, rng.uniform(-35, 0)))))
+        ends.append(start + e)
+    return logits, ends, np.array([f"{m['engine']} {m['voice']}" for m in meta])
+
+
+def _voice_delays(qm, logits, ends, voices, group_espeak=False):
+    """Per voice: how many fire at the model's threshold and when."""
+    out = []
+    names = np.array(["espeak-ng (all voices)" if group_espeak and v.startswith("espeak") else v for v in voices])
+    for v in sorted(set(names.tolist())):
+        idx = np.flatnonzero(names == v)
+        (_, _, _, _, d), = _rule_rows(qm, (qm.smooth, None, None), [logits[i] for i in idx], [ends[i] for i in idx],
+                                        [], 1.0, [qm.threshold])
+        late = int(np.sum(d > 300))
+        out.append(f"      {v}: {len(d)} of {len(idx)} fire; {_dstats(d)}; {late} after 300 ms")
+    return out
+
+
+def delay_report(qm):
+    """Where detections later than 300 ms come from, and what detection rules do to them.
+
+    Thresholds are picked as training's check picks them (the lowest with <= 0.5 false
+    accepts per hour on the validation voices); held-out audio only measures."""
+    print(f"== detection delay of {qm.phrase!r} (smoothing {qm.smooth} frames, threshold {qm.threshold:.4f})")
+    root = commands.cache_root()
+    data = heldout.build(qm.phrase, root)
+    pos = [qmodel.forward(qm, frontend.features(x)) for x in data["pos"]]
+    ends = list(data["pos_end"])
+    negs = [qmodel.forward(qm, frontend.features(x)) for x, k in zip(data["neg"], data["neg_kind"]) if k == "speech"]
+    hours = sum(len(lg) for lg in negs) * frontend.HOP / frontend.SAMPLE_RATE / 3600
+    fresh = heldout.build_fresh(qm.phrase, root)
+    bpos = [qmodel.forward(qm, frontend.features(x)) for x in fresh["pos"]]
+    vlog, vends, vvoices = _valid_segments(qm)
+    (_, _, _, _, d), = _rule_rows(qm, (qm.smooth, None, None), pos, ends, negs, hours, [qm.threshold])
+    print(f"  held-out ({len(pos)} positives): {len(d)} fire, {_dstats(d)}")
+    counts, edges = np.histogram(d, bins=[-200, 0, 100, 200, 300, 400, 500, 600])
+    print("    delays: " + ", ".join(f"{a:.0f}..{b:.0f} ms {c}" for a, b, c in zip(edges[:-1], edges[1:], counts)))
+    print("    per voice:")
+    print("\n".join(_voice_delays(qm, pos, ends, _voices(qm.phrase, "eval_pos"))))
+    # how close the late ones came to the bar while the phrase was fresh
+    lim = qmodel.threshold_sum(qm, qm.threshold)
+    near = []
+    for lg, e in zip(pos, ends):
+        s = evaluate.smoothed(qm, lg)
+        ef = evaluate.end_frame(e)
+        lo = max(0, ef - evaluate.EARLY)
+        hit = np.flatnonzero(s[lo:ef + evaluate.LATE] >= lim)
+        if len(hit) and (lo - ef + hit[0]) * 20 > 300:
+            near.append(s[ef:ef + 16].max() / lim)
+    if near:
+        print(f"    the {len(near)} after 300 ms: best smoothed sum from 0 to 300 ms after the phrase "
+              f"{np.median(near):.0%} of the bar (median; {min(near):.0%}-{max(near):.0%}): the output rises late")
+    print("  held-out split B, per voice:")
+    print("\n".join(_voice_delays(qm, bpos, list(fresh["pos_end"]), _voices(qm.phrase, "eval_pos_b"))))
+    print(f"  validation voices in 4 s segments ({len(vlog)} positives, training's noise kinds and rooms), per voice:")
+    print("\n".join(_voice_delays(qm, vlog, vends, vvoices, group_espeak=True)))
+
+    vpath = corpus.cache_dir(qm.phrase, root) / "features_seed0.npz"
+    if not vpath.exists():
+        print(f"  rules: no validation features at {vpath} (pocket wakeword train makes them)")
+        return
+    with np.load(vpath) as z:
+        vpos = [qmodel.forward(qm, f) for f in z["vpos"]]
+        vpos_end = list(z["vpos_end"])
+        vneg = [qmodel.forward(qm, z[k]) for k in sorted(k for k in z.files if k.startswith("vneg_"))]
+    vhours = sum(len(lg) for lg in vneg) * frontend.HOP / frontend.SAMPLE_RATE / 3600
+    n = len(pos)
+    print(f"  detection rules (threshold picked on validation: {len(vpos)} windows, {vhours:.2f} h of speech; "
+          f"held-out {n} positives, {hours:.2f} h):")
+    for rule in RULES:
+        w, gate, fast = rule
+        one = 1 << qm.logit_q
+        name = f"sum of {w}" + (f", gate: a logit <= {gate[1] / one:g} in the {gate[0]} frames before"
+                                if gate else "") + \
+            (f", or the sum of {fast[0]} at a logit {fast[1] / one:g} above the bar" if fast else "")
+        _, vrow = evaluate.frr_at(_rule_rows(qm, rule, vpos, vpos_end, vneg, vhours), train.GATE_FA_PER_HOUR)
+        if vrow is None:
+            print(f"    {name}: no threshold reaches the validation gate")
+            continue
+        th = vrow[0]
+        (_, vfrr, _, _, vd), = _rule_rows(qm, rule, vlog, vends, [], 1.0, [th])
+        (_, hfrr, hfa, _, hd), = _rule_rows(qm, rule, pos, ends, negs, hours, [th])
+        print(f"    {name}: validation threshold {th:.4f} (FRR {vrow[1]:.1%} in windows; in segments "
+              f"{vfrr:.1%}, {_dstats(vd)}); held-out at it: FRR {hfrr:.1%}, {hfa} FA ({hfa / hours:.2f}/h), "
+              f"{_dstats(hd)}")
+        rows = _rule_rows(qm, rule, pos, ends, negs, hours)
+        parts = []
+        for fa in (1.0, 0.5, 0.1):
+            frr, row = evaluate.frr_at(rows, fa)
+            lo, hi = evaluate.wilson(int(round(frr * n)), n)
+            parts.append(f"{frr:.1%} ({lo:.1%}-{hi:.1%}; p90 {np.percentile(row[4], 90):.0f} ms)" if row and len(row[4])
+                         else f"{frr:.1%}")
+        print(f"      held-out FRR at <= 1 / 0.5 / 0.1 FA/h: {' / '.join(parts)}")
 
 
 if __name__ == "__main__":

@@ -66,10 +66,13 @@ def false_accepts(qm, sums, limit):
     return n
 
 
+THRESHOLDS = np.concatenate([np.linspace(0.05, 0.95, 19), 1 - np.logspace(-1.4, -5, 40)])  # the sweep
+
+
 def curve(qm, sc, thresholds=None):
     """[(threshold, FRR, FA count, FA per hour)] over a threshold sweep."""
     if thresholds is None:
-        thresholds = np.concatenate([np.linspace(0.05, 0.95, 19), 1 - np.logspace(-1.4, -5, 40)])
+        thresholds = THRESHOLDS
     rows = []
     for th in thresholds:
         lim = qmodel.threshold_sum(qm, th)

@@ -10,6 +10,7 @@ the expected tool ran with the expected arguments.
     .venv/bin/python bench/agent.py --limit 10      # a quick look
     .venv/bin/python bench/agent.py --tune --all    # settings: each decoder alone, the fit and bias swept
     .venv/bin/python bench/agent.py --fresh         # second held-out set: other phrasings, other voices
+    .venv/bin/python bench/agent.py --adapt         # with the acoustic model adapted on the tuning voices
 
 Latency is measured on the host: from the last audio chunk (end of speech) to
 the first reply text handed to the screen. The twin adds the link on top.
@@ -335,6 +336,45 @@ def tuning_details(engine, voice, text):
     return details
 
 
+# --adapt: the board's acoustic adaptation (host/speech/adapt.py) learnt from the tuning voices only,
+# reading grammar sentences that are neither the bench's, the fresh set's nor the tuning cases'.
+ADAPT_PER_VOICE = 40
+
+
+def adaptation_recordings(per_voice=ADAPT_PER_VOICE):
+    held = {normalize(r[0]) for r in REQUESTS + UNSEEN_TEXT + FRESH_REQUESTS}
+    held |= {normalize(text) for _, text, _ in tuning_cases(every=1)}
+    pool = [s for s in grammar().sentences(per_template=20, seed=11) if s not in held]
+    rng = random.Random(3)
+    seed = 10000
+    for voice in TUNING_VOICES:
+        for text in rng.sample(pool, per_voice):
+            seed += 1
+            yield clip(text, voice, seed), text
+
+
+def adaptation():
+    """The transform from adaptation_recordings(), cached by what it was made from."""
+    from pocket_agent.host.speech import adapt
+
+    recordings = list(adaptation_recordings())
+    digest = hashlib.sha256(b"".join(hashlib.sha256(pcm + text.encode()).digest() for pcm, text in recordings))
+    path = sphinx._cache_dir() / f"adapt-{digest.hexdigest()[:16]}.mllr"
+    if path.exists():
+        print(f"acoustic adaptation: {path} (cached)")
+        return path.read_text()
+    t0 = time.perf_counter()
+    a = adapt.estimate(recordings)
+    print(f"acoustic adaptation: {a.used} of {len(recordings)} tuning-voice recordings ({a.seconds:.0f} s) in "
+          f"{time.perf_counter() - t0:.0f} s; log likelihood per frame by pass: "
+          + ", ".join(f"{x:.1f}" for x in a.loglik))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(a.transform)
+    os.replace(tmp, path)
+    return a.transform
+
+
 def tune(engine, limit, every=2):
     """Settings on the tuning voices only: each decoder's reading alone, then the fit a request needs
     (MIN_FIT) and the commands/dictation bias, swept offline over the same decodings."""
@@ -400,10 +440,14 @@ def main(argv=None):
     parser.add_argument("--garbage", type=float, default=sphinx.GARBAGE_PER_PHONE,
                         help="the grammar search's garbage-loop probability per phone (0: no garbage loop)")
     parser.add_argument("--no-grammar", action="store_true", help="the commands and dictation decoders only")
+    parser.add_argument("--adapt", action="store_true",
+                        help="adapt the acoustic model on the tuning voices first (other sentences)")
     parser.add_argument("--show-failures", action="store_true")
     args = parser.parse_args(argv)
+    transform = adaptation() if args.adapt else None
     t0 = time.perf_counter()
-    engine = sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar)
+    engine = sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
+                                       adaptation=transform)
     load_s = time.perf_counter() - t0
     if args.tune:
         tune(engine, args.limit, every=1 if args.all else 2)

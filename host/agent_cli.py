@@ -111,14 +111,17 @@ def _ask(args):
 
 
 def _hear(args):
+    from pocket_agent.host.agent.store import Store
     from pocket_agent.host.speech.audio import read_wav
     from pocket_agent.host.speech.sphinx import PocketSphinxEngine
+    from pocket_agent.host.speech_cli import SETTING
 
     pcm = read_wav(args.wav).tobytes()
+    adapted = Store(args.state).setting(args.board, SETTING) or {}  # `pocket speech adapt`
 
     async def run():
         session, device = await _session(args)
-        heard = PocketSphinxEngine().transcribe(pcm, whole=True)
+        heard = PocketSphinxEngine(adaptation=adapted.get("transform")).transcribe(pcm, whole=True)
         reply = await session.hear(heard, speak=False)
         _print(reply, device, args.json, heard=heard)
         return 0 if reply.ok else 1

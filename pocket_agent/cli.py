@@ -21,6 +21,7 @@ COMMANDS = [
     ("bridge", "pocket_agent.host.bridge_cli"),
     ("agent", "pocket_agent.host.agent_cli"),
     ("mcp", "pocket_agent.host.mcp_cli"),
+    ("speech", "pocket_agent.host.speech_cli"),
     ("wakeword", "pocket_agent.models.wakeword_cli"),
     ("demo", "pocket_agent.hil.demo_cli"),
 ]

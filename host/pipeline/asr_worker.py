@@ -21,17 +21,28 @@ class _Worker:
         self.stream = None
         self.error = None  # from a request that does not answer; reported by the next finish
 
-    def load(self, channel, phrase):
-        from pocket_agent.host.agent.grammar import grammar
-        from pocket_agent.host.speech.sphinx import PocketSphinxEngine
-
-        g = grammar()
-        # users say the wake phrase before a request even with push-to-talk: the grammar search allows it
-        self.engine = PocketSphinxEngine(sentences=command_sentences(phrase), lead_in=(phrase,) if phrase else (),
-                                         accept=lambda text: g.parse(strip_wake(text, phrase)) is not None)
+    def load(self, channel, phrase, adaptation=None):
+        self.phrase = phrase
+        self.engine = self._engine(adaptation)
         if channel:
             self.engine.restore_channel(channel)
         return True
+
+    def _engine(self, adaptation):
+        from pocket_agent.host.agent.grammar import grammar
+        from pocket_agent.host.speech.sphinx import PocketSphinxEngine
+
+        g, phrase = grammar(), self.phrase
+        # users say the wake phrase before a request even with push-to-talk: the grammar search allows it
+        return PocketSphinxEngine(sentences=command_sentences(phrase), lead_in=(phrase,) if phrase else (),
+                                  accept=lambda text: g.parse(strip_wake(text, phrase)) is not None,
+                                  adaptation=adaptation)
+
+    def adapt(self, adaptation):
+        """The decoders again, with a board's acoustic adaptation; what they learnt of the channel stays."""
+        channel = self.engine.channel_state()
+        self.engine = self._engine(adaptation)
+        self.engine.restore_channel(channel)
 
     def restore(self, channel):
         self.engine.restore_channel(channel)

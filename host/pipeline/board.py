@@ -39,10 +39,14 @@ class BoardPipeline:
         self.session = AgentSession(self.device, pipeline.store, pipeline.confirmer, llm=pipeline.llm,
                                     registry=pipeline.registry)
         channel = pipeline.store.setting(name, "asr_channel")
+        adaptation = self._adaptation()
         if asr is None:
-            asr = AsrWorker(channel, pipeline.settings.wake_phrase)
-        elif channel:
-            asr.restore(channel)
+            asr = AsrWorker(channel, pipeline.settings.wake_phrase, adaptation)
+        else:
+            if channel:
+                asr.restore(channel)
+            if adaptation:
+                asr.adapt(adaptation)
         self.asr = asr
         self.announcing = self._spawn(self._announce(asr))
         self.stream = None  # the board's mic stream being decoded
@@ -52,6 +56,21 @@ class BoardPipeline:
         self.pairing = None
 
     # -- reporting
+
+    def _adaptation(self):
+        """The board's acoustic adaptation (`pocket speech adapt`), if it has a usable one."""
+        from pocket_agent.host.speech.adapt import validate
+        from pocket_agent.host.speech_cli import SETTING
+
+        saved = self.pipeline.store.setting(self.name, SETTING)
+        if not saved:
+            return None
+        try:
+            return validate(saved["transform"])
+        except (PocketError, KeyError, TypeError) as exc:
+            log.warning("%s: its speech adaptation is unusable, so the recogniser runs without it (%s); "
+                        "make it again with `pocket speech adapt`", self.name, getattr(exc, "message", exc))
+            return None
 
     def report(self, step, **fields):
         if step in TURN_STEPS:
@@ -119,7 +138,7 @@ class BoardPipeline:
             await self._show(ASR_FAILED)
             if self.asr.failed:
                 old, self.asr = self.asr, AsrWorker(self.pipeline.store.setting(self.name, "asr_channel"),
-                                                    self.pipeline.settings.wake_phrase)
+                                                    self.pipeline.settings.wake_phrase, self._adaptation())
                 self.announcing = self._spawn(self._announce(self.asr))
                 await old.close()
             return

@@ -1,0 +1,171 @@
+"""Acoustic adaptation with the real sphinxtrain tools on speech from the real espeak-ng: the
+transform makes the recogniser fit that speech better, bad recordings are left out and named, and
+bad input gets a clear error."""
+
+import numpy as np
+import pytest
+
+from pocket_agent import cli
+from pocket_agent.errors import PocketError
+from pocket_agent.host.agent.store import Store
+from pocket_agent.host.speech import adapt
+from pocket_agent.host.speech.audio import mic_noise, silence, write_wav
+from pocket_agent.host.speech.sphinx import PocketSphinxEngine
+from pocket_agent.host.speech.tts import EspeakTTS
+from pocket_agent.host.speech_cli import SETTING
+
+VOICE = "en-gb-scotland+m4"  # an accent the unadapted model reads badly
+SENTENCES = ["set a timer for ten minutes", "add bread to the shopping list", "what is the humidity",
+             "turn the brightness down", "read my notes", "what is seven times eight",
+             "remind me to call mum in two hours", "how many grams in a pound", "is it stuffy in here",
+             "what day is it today", "delete the oldest note", "set an alarm for seven thirty",
+             "turn on do not disturb", "what is the battery level", "convert five miles to kilometres",
+             "add eggs and butter to the shopping list", "what time is it"]
+OTHER = ["turn the volume up", "what is the temperature", "add milk to the shopping list"]
+
+
+def spoken(text, seed):
+    return mic_noise(silence(0.3) + EspeakTTS(voice=VOICE).synthesize(text).pcm + silence(0.3), seed=seed)
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    good = [(spoken(text, i), text) for i, text in enumerate(SENTENCES)]
+    short = (spoken("hello", 90)[:16000], "set a timer for ten minutes and then read all of my notes back to me")
+    unknown = (spoken("set a timer", 91), "set a zzyzxq timer")
+    return good + [short, unknown]
+
+
+@pytest.fixture(scope="module")
+def adapted(recordings):
+    return adapt.estimate(recordings)
+
+
+@pytest.mark.slow
+def test_the_transform_fits_the_voice_better(adapted):
+    assert adapted.used == len(SENTENCES) and adapted.seconds >= adapt.MIN_SECONDS
+    assert adapted.loglik[1] > adapted.loglik[0]  # the second alignment, through the first transform, fits better
+
+    def fits(engine):
+        out = []
+        for i, text in enumerate(OTHER):  # sentences the transform was not made from
+            stream = engine.stream()
+            stream.feed(spoken(text, 50 + i))
+            out.append(stream.fit_per_frame(text))
+            stream.cancel()
+        return np.array(out)
+
+    before = fits(PocketSphinxEngine(dictation=False))
+    after = fits(PocketSphinxEngine(dictation=False, adaptation=adapted.transform))
+    assert (after > before).all(), (before, after)
+
+
+@pytest.mark.slow
+def test_recordings_that_cannot_be_used_are_named(adapted):
+    why = dict(adapted.skipped)
+    assert set(why) == {len(SENTENCES), len(SENTENCES) + 1}
+    assert "could not be aligned" in why[len(SENTENCES)]
+    assert "zzyzxq" in why[len(SENTENCES) + 1]
+
+
+def test_too_little_speech_is_refused():
+    pcm = bytes(2 * 16000 * 2)
+    with pytest.raises(PocketError, match="too little"):
+        adapt.estimate([(pcm, "what time is it")] * 5)
+
+
+def test_a_missing_tool_is_named(monkeypatch):
+    monkeypatch.setitem(adapt.TOOLS, "bw", "/nonexistent/bw")
+    with pytest.raises(PocketError, match="/nonexistent/bw") as err:
+        adapt.estimate([])
+    assert "./run setup" in err.value.hint
+
+
+@pytest.mark.slow
+def test_a_damaged_transform_is_refused(adapted):
+    assert adapt.validate(adapted.transform) == adapted.transform
+    values = adapted.transform.split()
+    for bad in (" ".join(values[:-1]), " ".join(values + ["1.0"]), adapted.transform.replace("13", "12", 1),
+                "", "not a transform"):
+        with pytest.raises(PocketError, match="not a transform"):
+            adapt.validate(bad)
+    with pytest.raises(PocketError, match="not a transform"):
+        PocketSphinxEngine(dictation=False, grammar_search=False, adaptation=" ".join(values[:100]))
+
+
+def test_the_wheels_mixture_weights_are_read():
+    import pocketsphinx
+
+    w = adapt.sendump_weights(pocketsphinx.get_model_path("en-us/en-us/sendump"))
+    assert w.shape == (5126, 3, 128)  # senones, streams, codewords: as the model definition says
+    assert np.allclose(w.sum(axis=2), 1.0)
+
+
+@pytest.mark.slow
+def test_the_command_keeps_the_board_adaptation(recordings, tmp_path, capsys):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for i, (pcm, text) in enumerate(recordings):
+        write_wav(str(folder / f"r{i:02d}.wav"), pcm)
+        (folder / f"r{i:02d}.txt").write_text(text + "\n")
+    write_wav(str(folder / "no-words.wav"), recordings[0][0])
+    state = str(tmp_path / "agent.sqlite3")
+    base = ["speech", "adapt", "--board", "pico2w-1", "--state", state]
+    assert cli.main(base + [str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"adapted on {len(SENTENCES)} recordings" in out
+    assert "skipped no-words.wav: no no-words.txt" in out
+    assert f"skipped r{len(SENTENCES) + 1:02d}.wav: words the recogniser cannot say: zzyzxq" in out
+    saved = Store(state).setting("pico2w-1", SETTING)
+    assert adapt.validate(saved["transform"]) and saved["recordings"] == len(SENTENCES)
+    assert cli.main(base + ["--show"]) == 0 and f"adapted on {len(SENTENCES)}" in capsys.readouterr().out
+    assert cli.main(base + ["--clear"]) == 0
+    assert Store(state).setting("pico2w-1", SETTING) is None
+    assert cli.main(base + ["--show"]) == 0 and "no adaptation" in capsys.readouterr().out
+
+
+def test_the_command_says_what_is_wrong_with_a_folder(tmp_path, capsys):
+    base = ["speech", "adapt", "--board", "b", "--state", str(tmp_path / "s.sqlite3")]
+    assert cli.main(base + [str(tmp_path / "missing")]) != 0
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.wav").write_bytes(b"RIFF not really")
+    (tmp_path / "empty" / "a.txt").write_text("what time is it")
+    assert cli.main(base + [str(tmp_path / "empty")]) != 0
+    assert "no usable recordings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_bridges_recogniser_takes_the_board_adaptation(adapted):
+    """Built with it, or given it once the board is known (the spare recogniser), it decodes the same."""
+    import asyncio
+
+    from pocket_agent.host.pipeline.asr import AsrWorker
+
+    pcm = spoken(OTHER[0], 70)
+
+    async def run():
+        workers = [AsrWorker(adaptation=adapted.transform), AsrWorker(), AsrWorker()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.wait_ready() for w in workers)), 120)
+            workers[1].adapt(adapted.transform)
+            return [(await asyncio.wait_for(w.decode(pcm), 60))[0] for w in workers]
+        finally:
+            await asyncio.gather(*(w.close() for w in workers))
+
+    built, given, plain = asyncio.run(run())  # each from a fresh channel: the first utterance a board sends
+    assert built.text == given.text
+    assert built.details["grammar"]["fit"] == given.details["grammar"]["fit"] != plain.details["grammar"]["fit"]
+
+
+def test_a_damaged_board_adaptation_is_left_out_with_a_warning(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from pocket_agent.host.pipeline.board import BoardPipeline
+
+    store = Store(tmp_path / "s.sqlite3")
+    board = SimpleNamespace(pipeline=SimpleNamespace(store=store), name="b")
+    assert BoardPipeline._adaptation(board) is None  # none made
+    store.set_setting("b", SETTING, {"transform": "1 3 13 0.5", "recordings": 1, "seconds": 40, "made": 0})
+    assert BoardPipeline._adaptation(board) is None
+    assert "unusable" in caplog.text and "pocket speech adapt" in caplog.text

@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pocket_agent.errors import PocketError  # noqa: E402
 from pocket_agent.host.agent import calc  # noqa: E402
 from pocket_agent.host.agent.grammar import grammar, normalize  # noqa: E402
 from pocket_agent.host.agent.session import MIN_CONFIDENCE, AgentSession  # noqa: E402
@@ -264,7 +265,8 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def evaluate(engine, voices, limit=None, fresh=False):
+def evaluate(engine, voices, limit=None, fresh=False, engine_for=None):
+    """`engine_for(voice)`, when given, is the engine for each voice (--enroll)."""
     if fresh:
         cases = [("request", *r) for r in FRESH_REQUESTS[:limit]]
         cases += [("not_request", t, None, None) for t in FRESH_NOT_REQUESTS[:limit]]
@@ -276,6 +278,7 @@ def evaluate(engine, voices, limit=None, fresh=False):
     latencies, rtf, failures = [], [], []
     seed = 0
     for voice in voices:
+        engine = engine_for(voice) if engine_for else engine
         for kind, text, tool, checks in cases:
             seed += 1
             pcm = clip(text, voice, seed)
@@ -338,41 +341,41 @@ def tuning_details(engine, voice, text):
 
 # --adapt: the board's acoustic adaptation (host/speech/adapt.py) learnt from the tuning voices only,
 # reading grammar sentences that are neither the bench's, the fresh set's nor the tuning cases'.
+# --enroll: each voice's own, learnt from it reading those other sentences (as a user's enrollment).
 ADAPT_PER_VOICE = 40
 
 
-def adaptation_recordings(per_voice=ADAPT_PER_VOICE):
+def adaptation_recordings(voices, per_voice=ADAPT_PER_VOICE):
     held = {normalize(r[0]) for r in REQUESTS + UNSEEN_TEXT + FRESH_REQUESTS}
     held |= {normalize(text) for _, text, _ in tuning_cases(every=1)}
-    pool = [s for s in grammar().sentences(per_template=20, seed=11) if s not in held]
+    pool = [s for s in grammar().sentences(per_template=20, seed=11) if normalize(s) not in held]
     rng = random.Random(3)
     seed = 10000
-    for voice in TUNING_VOICES:
+    for voice in voices:
         for text in rng.sample(pool, per_voice):
             seed += 1
             yield clip(text, voice, seed), text
 
 
-def adaptation():
-    """The transform from adaptation_recordings(), cached by what it was made from."""
+def adaptation(voices):
+    """The model adapted on adaptation_recordings(voices), cached by what it was made from."""
     from pocket_agent.host.speech import adapt
 
-    recordings = list(adaptation_recordings())
+    recordings = list(adaptation_recordings(voices))
     digest = hashlib.sha256(b"".join(hashlib.sha256(pcm + text.encode()).digest() for pcm, text in recordings))
-    path = sphinx._cache_dir() / f"adapt-{digest.hexdigest()[:16]}.mllr"
-    if path.exists():
-        print(f"acoustic adaptation: {path} (cached)")
-        return path.read_text()
+    path = sphinx._cache_dir() / f"adapted-{digest.hexdigest()[:16]}"
+    try:
+        adapt.check_model(path)
+        print(f"acoustic model adapted on {', '.join(voices)}: {path} (cached)")
+        return str(path)
+    except PocketError:
+        pass
     t0 = time.perf_counter()
-    a = adapt.estimate(recordings)
-    print(f"acoustic adaptation: {a.used} of {len(recordings)} tuning-voice recordings ({a.seconds:.0f} s) in "
-          f"{time.perf_counter() - t0:.0f} s; log likelihood per frame by pass: "
-          + ", ".join(f"{x:.1f}" for x in a.loglik))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(a.transform)
-    os.replace(tmp, path)
-    return a.transform
+    a = adapt.estimate(recordings, path)
+    print(f"acoustic model adapted on {', '.join(voices)}: {a.used} of {len(recordings)} recordings ({a.seconds:.0f} s) "
+          f"in {time.perf_counter() - t0:.0f} s; log likelihood per frame: original "
+          + ", after MLLR ".join(f"{x:.1f}" for x in a.loglik) + f"; {path}")
+    return a.model
 
 
 def tune(engine, limit, every=2):
@@ -442,12 +445,14 @@ def main(argv=None):
     parser.add_argument("--no-grammar", action="store_true", help="the commands and dictation decoders only")
     parser.add_argument("--adapt", action="store_true",
                         help="adapt the acoustic model on the tuning voices first (other sentences)")
+    parser.add_argument("--enroll", action="store_true",
+                        help="adapt the acoustic model to each voice first, on it reading other sentences")
     parser.add_argument("--show-failures", action="store_true")
     args = parser.parse_args(argv)
-    transform = adaptation() if args.adapt else None
+    adapted = adaptation(TUNING_VOICES) if args.adapt else None
     t0 = time.perf_counter()
     engine = sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
-                                       adaptation=transform)
+                                       acoustic_model=adapted)
     load_s = time.perf_counter() - t0
     if args.tune:
         tune(engine, args.limit, every=1 if args.all else 2)
@@ -456,7 +461,12 @@ def main(argv=None):
         args.voices = FRESH_VOICES if args.fresh else HELD_OUT_VOICES
     if set(args.voices) & set(TUNING_VOICES):
         print("warning: some voices were used for tuning; the figures are not held-out", file=sys.stderr)
-    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh)
+    engine_for = None
+    if args.enroll:
+        def engine_for(voice):
+            return sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
+                                             acoustic_model=adaptation([voice]))
+    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh, engine_for)
     print(f"pocketsphinx engine load: {load_s:.1f} s (includes building the commands model when not cached)")
     print(f"held-out voices: {', '.join(args.voices)}; mic noise floor {MIC_NOISE_DBFS:.0f} dBFS; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

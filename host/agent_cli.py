@@ -121,7 +121,7 @@ def _hear(args):
 
     async def run():
         session, device = await _session(args)
-        heard = PocketSphinxEngine(adaptation=adapted.get("transform")).transcribe(pcm, whole=True)
+        heard = PocketSphinxEngine(acoustic_model=adapted.get("model")).transcribe(pcm, whole=True)
         reply = await session.hear(heard, speak=False)
         _print(reply, device, args.json, heard=heard)
         return 0 if reply.ok else 1

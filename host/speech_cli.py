@@ -4,16 +4,20 @@
     pocket speech adapt --board pico2w-1 --show
     pocket speech adapt --board pico2w-1 --clear
 
-The bridge loads a board's adaptation when the board comes online (host/speech/adapt.py says what
-it is). It lives in the agents' state file beside what the recogniser learnt of the microphone.
+The bridge loads a board's adapted acoustic model when the board comes online (host/speech/adapt.py
+says what it is). The model is a folder beside the agents' state file (acoustic/BOARD); the state
+file records it with what the recogniser learnt of the microphone.
 """
 
+import hashlib
+import re
+import shutil
 import time
 from pathlib import Path
 
 from pocket_agent.errors import PocketError
 
-SETTING = "asr_adaptation"  # {"transform": text, "recordings": n, "seconds": s, "made": unix time}
+SETTING = "asr_adaptation"  # {"model": folder, "recordings": n, "seconds": s, "made": unix time}
 
 
 def register(subparsers):
@@ -58,6 +62,12 @@ def recordings(folder):
     return found, skipped
 
 
+def model_folder(store, board):
+    """Where a board's adapted model lives: beside the state file, named for the board."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", board)[:40]
+    return Path(store.path).resolve().parent / "acoustic" / f"{safe}-{hashlib.sha256(board.encode()).hexdigest()[:8]}"
+
+
 def _adapt(args):
     from .agent.store import Store
 
@@ -65,6 +75,8 @@ def _adapt(args):
     have = store.setting(args.board, SETTING)
     if args.clear:
         store.set_setting(args.board, SETTING, None)
+        if have:
+            shutil.rmtree(have["model"], ignore_errors=True)
         print(f"{args.board}: adaptation removed" if have else f"{args.board}: had no adaptation")
         return 0
     if args.show or not args.folder:
@@ -78,12 +90,12 @@ def _adapt(args):
 
     found, unread = recordings(args.folder)
     names = [p.name for p in sorted(Path(args.folder).glob("*.wav")) if p.name not in dict(unread)]
-    result = adapt.estimate(found)
+    result = adapt.estimate(found, model_folder(store, args.board))
     for name, why in unread:
         print(f"skipped {name}: {why}")
     for i, why in result.skipped:
         print(f"skipped {names[i]}: {why}")
-    store.set_setting(args.board, SETTING, {"transform": result.transform, "recordings": result.used,
+    store.set_setting(args.board, SETTING, {"model": result.model, "recordings": result.used,
                                             "seconds": round(result.seconds, 1), "made": time.time()})
     fit = " -> ".join(f"{x:.1f}" for x in result.loglik)
     print(f"{args.board}: adapted on {result.used} recordings ({result.seconds:.0f} s); fit per frame {fit}; "

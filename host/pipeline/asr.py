@@ -24,14 +24,14 @@ _ANSWERS = {"load", "finish"}  # the requests that get a reply
 class AsrWorker:
     """One board's recogniser. start/feed/cancel/restore return at once; load and finish are awaited."""
 
-    def __init__(self, channel=None, phrase=WAKE_PHRASE, adaptation=None):
+    def __init__(self, channel=None, phrase=WAKE_PHRASE, acoustic_model=None):
         self.proc = None
         self.waiting = collections.deque()  # futures of the requests that answer, oldest first
         self.queued = []  # requests made before the process was up
         self.fed = 0  # bytes fed to the current utterance
         self.failed = None
         self.t0 = time.monotonic()
-        self.ready = self._call("load", channel, phrase, adaptation)
+        self.ready = self._call("load", channel, phrase, acoustic_model)
         self.started = asyncio.get_running_loop().create_task(self._spawn(), name="asr worker")
 
     async def _spawn(self):
@@ -96,9 +96,9 @@ class AsrWorker:
         """What an earlier session learnt about this board's microphone."""
         self._call("restore", channel)
 
-    def adapt(self, adaptation):
-        """Rebuild the decoders with the board's acoustic adaptation (host/speech/adapt.py); some seconds."""
-        self._call("adapt", adaptation)
+    def adapt(self, acoustic_model):
+        """Rebuild the decoders with the board's adapted acoustic model (host/speech/adapt.py); some seconds."""
+        self._call("adapt", acoustic_model)
 
     def start(self):
         self.fed = 0

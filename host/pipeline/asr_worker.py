@@ -21,14 +21,14 @@ class _Worker:
         self.stream = None
         self.error = None  # from a request that does not answer; reported by the next finish
 
-    def load(self, channel, phrase, adaptation=None):
+    def load(self, channel, phrase, acoustic_model=None):
         self.phrase = phrase
-        self.engine = self._engine(adaptation)
+        self.engine = self._engine(acoustic_model)
         if channel:
             self.engine.restore_channel(channel)
         return True
 
-    def _engine(self, adaptation):
+    def _engine(self, acoustic_model):
         from pocket_agent.host.agent.grammar import grammar
         from pocket_agent.host.speech.sphinx import PocketSphinxEngine
 
@@ -36,12 +36,12 @@ class _Worker:
         # users say the wake phrase before a request even with push-to-talk: the grammar search allows it
         return PocketSphinxEngine(sentences=command_sentences(phrase), lead_in=(phrase,) if phrase else (),
                                   accept=lambda text: g.parse(strip_wake(text, phrase)) is not None,
-                                  adaptation=adaptation)
+                                  acoustic_model=acoustic_model)
 
-    def adapt(self, adaptation):
-        """The decoders again, with a board's acoustic adaptation; what they learnt of the channel stays."""
+    def adapt(self, acoustic_model):
+        """The decoders again, with a board's adapted acoustic model; what they learnt of the channel stays."""
         channel = self.engine.channel_state()
-        self.engine = self._engine(adaptation)
+        self.engine = self._engine(acoustic_model)
         self.engine.restore_channel(channel)
 
     def restore(self, channel):

@@ -58,15 +58,15 @@ class BoardPipeline:
     # -- reporting
 
     def _adaptation(self):
-        """The board's acoustic adaptation (`pocket speech adapt`), if it has a usable one."""
-        from pocket_agent.host.speech.adapt import validate
+        """The folder of the board's adapted acoustic model (`pocket speech adapt`), if it has a usable one."""
+        from pocket_agent.host.speech.adapt import check_model
         from pocket_agent.host.speech_cli import SETTING
 
         saved = self.pipeline.store.setting(self.name, SETTING)
         if not saved:
             return None
         try:
-            return validate(saved["transform"])
+            return check_model(saved["model"])
         except (PocketError, KeyError, TypeError) as exc:
             log.warning("%s: its speech adaptation is unusable, so the recogniser runs without it (%s); "
                         "make it again with `pocket speech adapt`", self.name, getattr(exc, "message", exc))

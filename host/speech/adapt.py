@@ -1,20 +1,22 @@
-"""Adapting the recogniser's acoustic model to what a board hears (MLLR).
+"""Adapting the recogniser's acoustic model to what a board hears (MLLR, then MAP).
 
-PocketSphinx's acoustic model was trained on other microphones and other voices. One linear
-transform of all its Gaussian means (maximum likelihood linear regression), estimated from a few
-minutes of speech whose words are known, moves the model toward a board's microphone and the
-speech it hears; every decoder then loads it (PocketSphinx's `mllr` setting). Estimating it is
-sphinxtrain's job (Debian packages, installed by ./run setup):
+PocketSphinx's acoustic model was trained on other microphones and other voices. From a few
+minutes of speech whose words are known, sphinxtrain (Debian packages, installed by ./run setup)
+moves the model toward a board's microphone and the speech it hears, in two steps:
 
-  sphinx_fe          the model's own features of each recording (sphinxbase-utils);
-  bw                 a forced alignment of each recording with its words, and the statistics;
-  mllr_solve         the transform from those statistics (sphinxtrain).
+  1. MLLR: one linear transform of all the Gaussian means, estimated through a forced alignment
+     of each recording with its words (bw, mllr_solve), applied to the means (mllr_transform);
+  2. MAP: each Gaussian's mean and variance moved toward what the same recordings, aligned again
+     with the transformed model, say of it, in proportion to how much of it they saw (map_adapt).
 
-The wheel's model ships its mixture weights only in PocketSphinx's compressed `sendump` form and
-its model definition in binary; bw reads neither, so both are converted first (`_prepare`).
+The result is a copy of the model with its own means and variances, which every decoder loads
+(PocketSphinx's `hmm` setting). The wheel's model ships its mixture weights only in PocketSphinx's
+compressed `sendump` form and its model definition in binary; bw reads neither, so both are
+converted first (`_prepare`). Features come from sphinx_fe (sphinxbase-utils) with the model's own
+settings.
 
-    text = estimate([(pcm, "set a timer for five minutes"), ...]).transform
-    engine = PocketSphinxEngine(adaptation=text)
+    model_dir = estimate([(pcm, "set a timer for five minutes"), ...], "/path/to/board-model").model
+    engine = PocketSphinxEngine(acoustic_model=model_dir)
 """
 
 import os
@@ -33,10 +35,11 @@ from pocket_agent.errors import PocketError
 
 SETUP_HINT = "./run setup installs them (Debian's sphinxtrain, sphinxbase-utils and pocketsphinx)"
 TOOLS = {"sphinx_fe": "sphinx_fe", "mdef_convert": "pocketsphinx_mdef_convert",
-         "bw": "/usr/lib/sphinxtrain/bw", "mllr_solve": "/usr/lib/sphinxtrain/mllr_solve"}
-# Too little speech gives a transform that fits those few words and hurts the rest.
+         "bw": "/usr/lib/sphinxtrain/bw", "mllr_solve": "/usr/lib/sphinxtrain/mllr_solve",
+         "mllr_transform": "/usr/lib/sphinxtrain/mllr_transform", "map_adapt": "/usr/lib/sphinxtrain/map_adapt"}
+# Too little speech gives a model that fits those few words and hurts the rest.
 MIN_SECONDS = 30.0
-ITERATIONS = 2  # the second alignment uses the first transform
+ADAPTED = ("means", "variances")  # the files the adapted model has of its own
 # the model's feature settings that sphinx_fe takes; the others (feat, svspec, agc, cmn) are bw's
 FE_SETTINGS = ("lowerf", "upperf", "nfilt", "transform", "lifter", "remove_noise")
 BW_SETTINGS = ("feat", "svspec", "agc", "varnorm")
@@ -44,11 +47,11 @@ BW_SETTINGS = ("feat", "svspec", "agc", "varnorm")
 
 @dataclass
 class Adaptation:
-    transform: str  # mllr_solve's text: what PocketSphinxEngine(adaptation=...) loads
+    model: str  # the adapted model's folder: what PocketSphinxEngine(acoustic_model=...) loads
     used: int  # recordings aligned
     seconds: float  # of audio aligned
     skipped: list = field(default_factory=list)  # (index, why)
-    loglik: list = field(default_factory=list)  # mean log likelihood per frame, per alignment pass
+    loglik: list = field(default_factory=list)  # mean log likelihood per frame: original model, after MLLR
 
 
 def tools():
@@ -62,26 +65,36 @@ def tools():
     return found
 
 
-def validate(text):
-    """Check a transform's shape: as mllr_solve writes it for this model, one class, then for
-    each of the 3 streams its length (13) and the matrix A, offset b and variance scale h."""
-    sizes = []
-    try:
-        values = text.split()
-        ok = int(values[0]) == 1 and int(values[1]) == 3
-        pos = 2
-        while ok and pos < len(values):
-            n = int(values[pos])
-            sizes.append(n)
-            [float(v) for v in values[pos + 1:pos + 1 + n * n + 2 * n]]
-            pos += 1 + n * n + 2 * n
-        ok = ok and pos == len(values) and sizes == [13, 13, 13]
-    except (ValueError, IndexError):
+def base_model():
+    import pocketsphinx
+
+    return Path(pocketsphinx.get_model_path("en-us/en-us"))
+
+
+def _s3_shape(path):
+    """The dimensions in an s3 Gaussian file's header (codebooks, streams, densities)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    end = head.find(b"endhdr\n")
+    if not head.startswith(b"s3\n") or end < 0:
+        raise ValueError("no s3 header")
+    return struct.unpack_from("<iiii", head, end + 7)[1:]
+
+
+def check_model(folder):
+    """A clear error unless `folder` holds an adapted model this recogniser can load."""
+    folder = Path(folder)
+    want = _s3_shape(base_model() / "means")
+    try:  # its own files as big as the base model's (same shapes, same format), and all the others there
+        ok = all(_s3_shape(folder / name) == want and (folder / name).stat().st_size ==
+                 (base_model() / name).stat().st_size for name in ADAPTED)
+        ok = ok and all((folder / f.name).exists() for f in base_model().iterdir())
+    except (OSError, ValueError, struct.error):
         ok = False
     if not ok:
-        raise PocketError("the acoustic adaptation is not a transform for this model",
+        raise PocketError(f"{folder} is not an adapted acoustic model this recogniser can load",
                           hint="make it again with `pocket speech adapt`")
-    return text
+    return str(folder)
 
 
 def sendump_weights(path):
@@ -161,16 +174,15 @@ def _pronunciations(words):
     return found
 
 
-def estimate(recordings, iterations=ITERATIONS, work_dir=None):
-    """One transform from (16 kHz mono int16 PCM, its words) pairs -> Adaptation."""
-    import pocketsphinx
-
+def estimate(recordings, out, work_dir=None):
+    """An adapted model in folder `out` (made whole, then put in place) from (16 kHz mono int16 PCM,
+    its words) pairs -> Adaptation."""
     from pocket_agent.host.agent.grammar import normalize
 
     from .sphinx import PocketSphinxEngine
 
     found = tools()
-    model = Path(pocketsphinx.get_model_path("en-us/en-us"))
+    model = base_model()
     recordings = [(bytes(pcm), normalize(text)) for pcm, text in recordings]
     known = _pronunciations({w for _, text in recordings for w in text.split()})
     skipped, kept = [], []
@@ -192,13 +204,16 @@ def estimate(recordings, iterations=ITERATIONS, work_dir=None):
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="pocket-adapt-")) if own else Path(work_dir)
     try:
-        return _estimate(found, model, work, kept, skipped, iterations, seconds, known, PocketSphinxEngine.dither)
+        result = _estimate(found, model, work, kept, skipped, seconds, known, PocketSphinxEngine.dither)
+        _put(model, work, Path(out))
+        result.model = str(out)
+        return result
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _estimate(found, model, work, kept, skipped, iterations, seconds, known, dither):
+def _estimate(found, model, work, kept, skipped, seconds, known, dither):
     (work / "wav").mkdir(parents=True, exist_ok=True)
     (work / "mfc").mkdir(exist_ok=True)
     _prepare(model, work, found)
@@ -219,37 +234,60 @@ def _estimate(found, model, work, kept, skipped, iterations, seconds, known, dit
     fe += [a for k in FE_SETTINGS if k in params for a in (f"-{k}", params[k])]
     _run(fe + ["-c", str(work / "ids"), "-di", str(work / "wav"), "-do", str(work / "mfc"),
                "-ei", "wav", "-eo", "mfc", "-mswav", "yes"], "compute features")
-    bw = [found["bw"], "-moddeffn", str(work / "mdef.txt"), "-mixwfn", str(work / "mixture_weights"),
-          "-meanfn", str(model / "means"), "-varfn", str(model / "variances"),
-          "-tmatfn", str(model / "transition_matrices"), "-ts2cbfn", ".ptm.", "-cmn", "batch",
-          "-dictfn", str(work / "dict"), "-fdictfn", str(model / "noisedict"), "-ctlfn", str(work / "ids"),
-          "-lsnfn", str(work / "words"), "-cepdir", str(work / "mfc"), "-timing", "no"]
+    common = ["-moddeffn", str(work / "mdef.txt"), "-mixwfn", str(work / "mixture_weights"),
+              "-varfn", str(model / "variances"), "-tmatfn", str(model / "transition_matrices"),
+              "-ts2cbfn", ".ptm."]
+    bw = [found["bw"], *common, "-cmn", "batch", "-dictfn", str(work / "dict"), "-fdictfn", str(model / "noisedict"),
+          "-ctlfn", str(work / "ids"), "-lsnfn", str(work / "words"), "-cepdir", str(work / "mfc"), "-timing", "no"]
     bw += [a for k in BW_SETTINGS if k in params for a in (f"-{k}", params[k])]
-    loglik, transform = [], None
-    failed = set()
-    for step in range(max(1, iterations)):
-        acc = work / f"acc{step}"
+    loglik, failed = [], set()
+
+    def align(means, extra=()):
+        acc = work / f"acc-{len(loglik)}"
         acc.mkdir(exist_ok=True)
-        extra = ["-mllrmat", str(transform)] if transform else []
-        out = _run(bw + extra + ["-accumdir", str(acc)], "align the recordings", log=work / f"bw{step}.log")
-        failed |= set(re.findall(r"(u\d{5}) ignored", out))  # bw: its alignment never reached the end
+        out = _run(bw + ["-meanfn", str(means), "-accumdir", str(acc), *extra], "align the recordings",
+                   log=work / f"bw-{len(loglik)}.log")
+        failed.update(re.findall(r"(u\d{5}) ignored", out))  # bw: its alignment never reached the end
         stats = re.search(r"overall> stats (\d+) \([^)]*\) (\S+)", out)
         if not stats or int(stats.group(1)) == 0:
             raise PocketError("no recording could be aligned with its words",
                               hint="check that each recording says its text, at 16 kHz")
         loglik.append(float(stats.group(2)))
-        transform = work / f"mllr{step}"
+        return acc
+
+    extra = ()
+    for _ in range(2):  # the second alignment goes through the first transform
+        acc = align(model / "means", extra)
+        solved = work / f"mllr-{len(loglik)}"
         _run([found["mllr_solve"], "-meanfn", str(model / "means"), "-varfn", str(model / "variances"),
-              "-outmllrfn", str(transform), "-accumdir", str(acc)], "solve the transform")
-    text = validate(transform.read_text())
+              "-outmllrfn", str(solved), "-accumdir", str(acc)], "estimate the transform")
+        extra = ("-mllrmat", str(solved))
+    means = work / "means.mllr"
+    _run([found["mllr_transform"], "-inmeanfn", str(model / "means"), "-outmeanfn", str(means),
+          "-mllrmat", str(solved)], "transform the means")
+    acc = align(means)
+    (work / "model").mkdir()
+    _run([found["map_adapt"], *common, "-meanfn", str(means), "-accumdir", str(acc),
+          "-mapmeanfn", str(work / "model" / "means"), "-mapvarfn", str(work / "model" / "variances"),
+          "-mapmixwfn", str(work / "map_mixw"), "-maptmatfn", str(work / "map_tmat")], "adapt the model")
     if failed:
         skipped += [(int(uid[1:]), "its words could not be aligned with the audio") for uid in sorted(failed)]
-    return Adaptation(text, len(kept) - len(failed), seconds, sorted(skipped), loglik)
+    return Adaptation("", len(kept) - len(failed), seconds, sorted(skipped), loglik)
 
 
-def transform_file(text, folder=None):
-    """Write a transform where PocketSphinx can read it; the caller removes the file."""
-    fd, path = tempfile.mkstemp(prefix="pocket-mllr-", suffix=".txt", dir=folder)
-    with os.fdopen(fd, "w") as f:
-        f.write(validate(text))
-    return path
+def _put(model, work, out):
+    """The adapted model in `out`: the base model's other files beside its own, swapped in whole."""
+    made = work / "model"
+    for f in model.iterdir():
+        if f.name not in ADAPTED:
+            shutil.copyfile(f, made / f.name)
+    check_model(made)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    shutil.copytree(made, fresh, dirs_exist_ok=True)
+    old = out.with_name(f".{out.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(fresh, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -30,7 +30,7 @@ import numpy as np
 
 from pocket_agent.errors import PocketError
 
-from .adapt import transform_file
+from .adapt import check_model
 from .engine import RecognitionStream, SpeechEngine, Transcript
 
 # the acoustic model's context-independent phones: the grammar search's garbage loop
@@ -113,10 +113,10 @@ def build_command_lm(sentences, folder=None):
 
 class PocketSphinxEngine(SpeechEngine):
     def __init__(self, sentences=None, bias=DEFAULT_BIAS, dictation=True, cache_dir=None, accept=None,
-                 grammar_search=True, lead_in=(), garbage=GARBAGE_PER_PHONE, adaptation=None):
+                 grammar_search=True, lead_in=(), garbage=GARBAGE_PER_PHONE, acoustic_model=None):
         """`lead_in`: phrases that may come before a request (a wake phrase) in the grammar search.
-        `grammar_search=False` leaves the commands and dictation decoders only. `adaptation`: an
-        acoustic model transform for this board (adapt.py), loaded by every decoder."""
+        `grammar_search=False` leaves the commands and dictation decoders only. `acoustic_model`: the
+        folder of a board's adapted acoustic model (adapt.py) instead of the wheel's."""
         try:
             import pocketsphinx
         except ImportError as exc:  # pragma: no cover - a dependency of the package
@@ -133,23 +133,18 @@ class PocketSphinxEngine(SpeechEngine):
         known = _dictionary_words(dict_path) | set(EXTRA_PRONUNCIATIONS)
         usable = [s for s in sentences if all(w in known for w in s.split())]
         lm_path = build_command_lm(usable, cache_dir)
-        self.adapted = adaptation is not None
-        mllr = transform_file(adaptation) if adaptation is not None else None
-        try:  # the decoders read the transform as they start
-            acoustic = {"samprate": 16000, "loglevel": "FATAL", **({"mllr": mllr} if mllr else {})}
-            self.commands = pocketsphinx.Decoder(lm=str(lm_path), **acoustic)
+        self.acoustic_model = acoustic_model and check_model(acoustic_model)
+        acoustic = {"samprate": 16000, "loglevel": "FATAL", **({"hmm": self.acoustic_model} if acoustic_model else {})}
+        self.commands = pocketsphinx.Decoder(lm=str(lm_path), **acoustic)
+        for word, phones in EXTRA_PRONUNCIATIONS.items():
+            self.commands.add_word(word, phones, True)
+        self.dictation = pocketsphinx.Decoder(**acoustic) if dictation else None
+        self.grammar = self.grammar_fsg = self.aligner = None
+        if grammar_search:
+            self.grammar, self.grammar_fsg = _grammar_decoder(pocketsphinx, known, lead_in, garbage, acoustic)
+            self.aligner = pocketsphinx.Decoder(lm=None, **acoustic)
             for word, phones in EXTRA_PRONUNCIATIONS.items():
-                self.commands.add_word(word, phones, True)
-            self.dictation = pocketsphinx.Decoder(**acoustic) if dictation else None
-            self.grammar = self.grammar_fsg = self.aligner = None
-            if grammar_search:
-                self.grammar, self.grammar_fsg = _grammar_decoder(pocketsphinx, known, lead_in, garbage, acoustic)
-                self.aligner = pocketsphinx.Decoder(lm=None, **acoustic)
-                for word, phones in EXTRA_PRONUNCIATIONS.items():
-                    self.aligner.add_word(word, phones, False)
-        finally:
-            if mllr:
-                os.unlink(mllr)
+                self.aligner.add_word(word, phones, False)
         self.vocabulary = sorted({w for s in usable for w in s.split()})
         self._active = None
         self.pad = self.dither(bytes(2 * int(16000 * PAD_SECONDS)), np.random.default_rng(0))

@@ -373,8 +373,8 @@ def adaptation(voices):
     t0 = time.perf_counter()
     a = adapt.estimate(recordings, path)
     print(f"acoustic model adapted on {', '.join(voices)}: {a.used} of {len(recordings)} recordings ({a.seconds:.0f} s) "
-          f"in {time.perf_counter() - t0:.0f} s; log likelihood per frame: original "
-          + ", after MLLR ".join(f"{x:.1f}" for x in a.loglik) + f"; {path}")
+          f"in {time.perf_counter() - t0:.0f} s; log likelihood per frame by alignment (original model, "
+          f"through the first transform, with the transformed means): {', '.join(f'{x:.1f}' for x in a.loglik)}; {path}")
     return a.model
 
 

@@ -11,6 +11,7 @@ board goes back to idle on its own, as after any answer.
 
     .venv/bin/python bench/e2e.py                    # 20 requests, push-to-talk
     .venv/bin/python bench/e2e.py --requests 40 --hands-free   # wake word; the board's VAD ends the utterance
+    .venv/bin/python bench/e2e.py --adapt            # the board's recogniser adapted (bench/agent.py --adapt's model)
 
 Printed: p50/p95 of end of speech -> answer on the screen, and its parts as the
 pipeline saw them (board's audio_end reaching the bridge -> transcript -> answer
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/agent.py, for --adapt
 
 from pocket_agent.hil.stage import Stage  # noqa: E402
 
@@ -60,6 +62,8 @@ def main(argv=None):
     ap.add_argument("--hands-free", action="store_true",
                     help="say the wake word instead of holding the button (the board's VAD ends each utterance)")
     ap.add_argument("--snapshots", help="folder for a PNG of each answer as first read")
+    ap.add_argument("--adapt", action="store_true",
+                    help="give the board the acoustic model adapted on bench/agent.py's tuning voices")
     args = ap.parse_args(argv)
 
     state = Path(tempfile.mkdtemp(prefix="pocket-bench-e2e-"))
@@ -70,6 +74,17 @@ def main(argv=None):
     with Stage(args.board, state) as stage:
         print(f"started in {stage.timings['total']:.1f} s: " + ", ".join(
             f"{k} {v:.1f} s" for k, v in stage.timings.items() if k != "total"), flush=True)
+        if args.adapt:  # as `pocket speech adapt` leaves it; the bridge loads it when the board comes online
+            import agent as agent_bench
+
+            from pocket_agent.host.agent.store import Store
+            from pocket_agent.host.speech_cli import SETTING
+
+            model = agent_bench.adaptation(agent_bench.TUNING_VOICES)
+            Store(stage.pipeline_settings.state).set_setting(stage.board_name, SETTING, {
+                "model": model, "recordings": 240, "seconds": 0, "made": time.time()})
+            stage.stop_bridge()
+            stage.start_bridge()
         stage.world.environment(temperature=21.5, humidity=45.0)
         for i in range(args.requests):
             request, tool = REQUESTS[i % len(REQUESTS)]
@@ -93,7 +108,7 @@ def main(argv=None):
     screen = [r["screen_ms"] for r in rows]
     print()
     print(f"board {args.board}, offline agent, {'hands-free (wake word, VAD end)' if args.hands_free else 'push-to-talk'}, "
-          f"{len(rows)} requests")
+          f"{len(rows)} requests, recogniser {'adapted' if args.adapt else 'not adapted'}")
     print(f"end of speech -> answer on the display: p50 {pct(screen, .5):.0f} ms, p95 {pct(screen, .95):.0f} ms "
           f"(min {min(screen)}, max {max(screen)}); target p50 <= 800 ms")
     for key, label in (("to_bridge_ms", "end of speech -> audio_end at the bridge"),

@@ -4,11 +4,12 @@ PocketSphinx holds the GIL while it builds a decoder (seconds) and while it
 decodes a chunk (tens of ms); in the bridge's process that would stall every
 board's link. So each board gets one process (asr_worker.py) with one engine, fed the utterance's chunks as they arrive. Requests go down its
 stdin and replies come up its stdout, in order, as length-prefixed pickles;
-only `load` and `finish` answer.
+only `load`, `adapt` and `finish` answer.
 """
 
 import asyncio
 import collections
+import logging
 import pickle
 import struct
 import sys
@@ -18,7 +19,9 @@ from pocket_agent.errors import PocketError
 
 from .wake import WAKE_PHRASE
 
-_ANSWERS = {"load", "finish"}  # the requests that get a reply
+log = logging.getLogger("pocket.pipeline")
+
+_ANSWERS = {"load", "adapt", "finish"}  # the requests that get a reply
 
 
 class AsrWorker:
@@ -97,8 +100,16 @@ class AsrWorker:
         self._call("restore", channel)
 
     def adapt(self, acoustic_model):
-        """Rebuild the decoders with the board's adapted acoustic model (host/speech/adapt.py); some seconds."""
-        self._call("adapt", acoustic_model)
+        """Rebuild the decoders with the board's adapted acoustic model (host/speech/adapt.py), some
+        seconds; the recogniser is ready again once they are (a model it cannot load is logged, and
+        the decoders it had stay)."""
+        self.ready = self._call("adapt", acoustic_model)
+        self.ready.add_done_callback(self._adapted)
+
+    @staticmethod
+    def _adapted(fut):
+        if not fut.cancelled() and fut.exception() is None and fut.result():
+            log.warning("speech recogniser: %s", fut.result())
 
     def start(self):
         self.fed = 0

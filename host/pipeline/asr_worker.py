@@ -12,7 +12,7 @@ import time
 
 from .wake import command_sentences, strip_wake
 
-ANSWERS = {"load", "finish"}
+ANSWERS = {"load", "adapt", "finish"}
 
 
 class _Worker:
@@ -39,10 +39,16 @@ class _Worker:
                                   acoustic_model=acoustic_model)
 
     def adapt(self, acoustic_model):
-        """The decoders again, with a board's adapted acoustic model; what they learnt of the channel stays."""
+        """The decoders again, with a board's adapted acoustic model; what they learnt of the channel
+        stays. -> None, or why the model was not loaded (the decoders it had stay)."""
         channel = self.engine.channel_state()
-        self.engine = self._engine(acoustic_model)
-        self.engine.restore_channel(channel)
+        try:
+            engine = self._engine(acoustic_model)
+        except Exception as exc:  # reported; recognition goes on without the adaptation
+            return f"the adapted model {acoustic_model} was not loaded ({type(exc).__name__}: {exc})"
+        engine.restore_channel(channel)
+        self.engine = engine
+        return None
 
     def restore(self, channel):
         self.engine.restore_channel(channel)

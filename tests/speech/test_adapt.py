@@ -153,8 +153,9 @@ def test_the_command_says_what_is_wrong_with_a_folder(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_bridges_recogniser_takes_the_board_adaptation(adapted):
-    """Built with it, or given it once the board is known (the spare recogniser), it decodes the same."""
+def test_the_bridges_recogniser_takes_the_board_adaptation(adapted, tmp_path, caplog):
+    """Built with it, or given it once the board is known (the spare recogniser), it decodes the
+    same; given a model it cannot load, it says so and goes on with the model it had."""
     import asyncio
 
     from pocket_agent.host.pipeline.asr import AsrWorker
@@ -166,6 +167,9 @@ def test_the_bridges_recogniser_takes_the_board_adaptation(adapted):
         try:
             await asyncio.wait_for(asyncio.gather(*(w.wait_ready() for w in workers)), 120)
             workers[1].adapt(adapted.model)
+            workers[2].adapt(str(tmp_path / "gone"))
+            assert not workers[1].ready.done()  # ready again once the decoders are rebuilt
+            await asyncio.wait_for(asyncio.gather(*(w.wait_ready() for w in workers)), 120)
             return [(await asyncio.wait_for(w.decode(pcm), 60))[0] for w in workers]
         finally:
             await asyncio.gather(*(w.close() for w in workers))
@@ -173,6 +177,7 @@ def test_the_bridges_recogniser_takes_the_board_adaptation(adapted):
     built, given, plain = asyncio.run(run())  # each from a fresh channel: the first utterance a board sends
     assert built.text == given.text
     assert built.details["grammar"]["fit"] == given.details["grammar"]["fit"] != plain.details["grammar"]["fit"]
+    assert "not an adapted acoustic model" in caplog.text and "gone" in caplog.text
 
 
 def test_a_damaged_board_adaptation_is_left_out_with_a_warning(tmp_path, caplog):

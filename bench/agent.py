@@ -357,11 +357,18 @@ def adaptation_recordings(voices, per_voice=ADAPT_PER_VOICE):
             yield clip(text, voice, seed), text
 
 
-def adaptation(voices):
-    """The model adapted on adaptation_recordings(voices), cached by what it was made from."""
+def adaptation(voices, heard_by=None):
+    """The model adapted on adaptation_recordings(voices), cached by what it was made from.
+    `heard_by`: an engine whose readings stand in for the words; recordings it did not take as a
+    request are left out (adapting on what the board heard, no transcripts)."""
     from pocket_agent.host.speech import adapt
 
     recordings = list(adaptation_recordings(voices))
+    if heard_by is not None:
+        heard = [(pcm, text, heard_by.transcribe(pcm)) for pcm, text in recordings]
+        recordings = [(pcm, t.text) for pcm, _, t in heard if t.source == "commands"]
+        right = sum(normalize(text) == t.text for _, text, t in heard if t.source == "commands")
+        print(f"  heard as requests: {len(recordings)} of {len(heard)} recordings, {right} of them word for word")
     digest = hashlib.sha256(b"".join(hashlib.sha256(pcm + text.encode()).digest() for pcm, text in recordings))
     path = sphinx._cache_dir() / f"adapted-{digest.hexdigest()[:16]}"
     try:
@@ -447,6 +454,9 @@ def main(argv=None):
                         help="adapt the acoustic model on the tuning voices first (other sentences)")
     parser.add_argument("--enroll", action="store_true",
                         help="adapt the acoustic model to each voice first, on it reading other sentences")
+    parser.add_argument("--heard", action="store_true",
+                        help="with --enroll: adapt on the voice's recordings as the recogniser heard them, "
+                             "not their words")
     parser.add_argument("--show-failures", action="store_true")
     args = parser.parse_args(argv)
     adapted = adaptation(TUNING_VOICES) if args.adapt else None
@@ -465,7 +475,7 @@ def main(argv=None):
     if args.enroll:
         def engine_for(voice):
             return sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
-                                             acoustic_model=adaptation([voice]))
+                                             acoustic_model=adaptation([voice], engine if args.heard else None))
     stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh, engine_for)
     print(f"pocketsphinx engine load: {load_s:.1f} s (includes building the commands model when not cached)")
     print(f"held-out voices: {', '.join(args.voices)}; mic noise floor {MIC_NOISE_DBFS:.0f} dBFS; "

@@ -78,7 +78,7 @@ def main(argv=None):
             import agent as agent_bench
 
             from pocket_agent.host.agent.store import Store
-            from pocket_agent.host.speech_cli import SETTING
+            from pocket_agent.host.speech.adapt import BOARD_SETTING as SETTING
 
             model = agent_bench.adaptation(agent_bench.TUNING_VOICES)
             Store(stage.pipeline_settings.state).set_setting(stage.board_name, SETTING, {

@@ -114,7 +114,7 @@ def _hear(args):
     from pocket_agent.host.agent.store import Store
     from pocket_agent.host.speech.audio import read_wav
     from pocket_agent.host.speech.sphinx import PocketSphinxEngine
-    from pocket_agent.host.speech_cli import SETTING
+    from pocket_agent.host.speech.adapt import BOARD_SETTING as SETTING
 
     pcm = read_wav(args.wav).tobytes()
     adapted = Store(args.state).setting(args.board, SETTING) or {}  # `pocket speech adapt`

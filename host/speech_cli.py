@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pocket_agent.errors import PocketError
 
-SETTING = "asr_adaptation"  # {"model": folder, "recordings": n, "seconds": s, "made": unix time}
+from .speech.adapt import BOARD_SETTING as SETTING
 
 
 def register(subparsers):
@@ -39,7 +39,7 @@ def register(subparsers):
 
 
 def recordings(folder):
-    """-> ([(pcm, text)], [(file name, why skipped)]) from NAME.wav + NAME.txt pairs."""
+    """-> ([(file name, pcm, text)], [(file name, why skipped)]) from NAME.wav + NAME.txt pairs."""
     from .speech.audio import read_wav
 
     folder = Path(folder)
@@ -52,7 +52,7 @@ def recordings(folder):
             skipped.append((wav.name, f"no {text.name} with its words"))
             continue
         try:
-            found.append((read_wav(wav).tobytes(), text.read_text(encoding="utf-8").strip()))
+            found.append((wav.name, read_wav(wav).tobytes(), text.read_text(encoding="utf-8").strip()))
         except PocketError as exc:
             skipped.append((wav.name, exc.message))
         except (OSError, UnicodeDecodeError) as exc:
@@ -89,12 +89,11 @@ def _adapt(args):
     from .speech import adapt
 
     found, unread = recordings(args.folder)
-    names = [p.name for p in sorted(Path(args.folder).glob("*.wav")) if p.name not in dict(unread)]
-    result = adapt.estimate(found, model_folder(store, args.board))
+    result = adapt.estimate([(pcm, text) for _, pcm, text in found], model_folder(store, args.board))
     for name, why in unread:
         print(f"skipped {name}: {why}")
     for i, why in result.skipped:
-        print(f"skipped {names[i]}: {why}")
+        print(f"skipped {found[i][0]}: {why}")
     store.set_setting(args.board, SETTING, {"model": result.model, "recordings": result.used,
                                             "seconds": round(result.seconds, 1), "made": time.time()})
     fit = " -> ".join(f"{x:.1f}" for x in result.loglik)

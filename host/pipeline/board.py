@@ -59,10 +59,9 @@ class BoardPipeline:
 
     def _adaptation(self):
         """The folder of the board's adapted acoustic model (`pocket speech adapt`), if it has a usable one."""
-        from pocket_agent.host.speech.adapt import check_model
-        from pocket_agent.host.speech_cli import SETTING
+        from pocket_agent.host.speech.adapt import BOARD_SETTING, check_model
 
-        saved = self.pipeline.store.setting(self.name, SETTING)
+        saved = self.pipeline.store.setting(self.name, BOARD_SETTING)
         if not saved:
             return None
         try:

@@ -40,6 +40,9 @@ TOOLS = {"sphinx_fe": "sphinx_fe", "mdef_convert": "pocketsphinx_mdef_convert",
 # Too little speech gives a model that fits those few words and hurts the rest.
 MIN_SECONDS = 30.0
 ADAPTED = ("means", "variances")  # the files the adapted model has of its own
+# where the agents' state records a board's adapted model:
+# {"model": folder, "recordings": n, "seconds": s, "made": unix time}
+BOARD_SETTING = "asr_adaptation"
 # the model's feature settings that sphinx_fe takes; the others (feat, svspec, agc, cmn) are bw's
 FE_SETTINGS = ("lowerf", "upperf", "nfilt", "transform", "lifter", "remove_noise")
 BW_SETTINGS = ("feat", "svspec", "agc", "varnorm")
@@ -51,7 +54,9 @@ class Adaptation:
     used: int  # recordings aligned
     seconds: float  # of audio aligned
     skipped: list = field(default_factory=list)  # (index, why)
-    loglik: list = field(default_factory=list)  # mean log likelihood per frame: original model, after MLLR
+    # mean log likelihood per frame of each alignment: the original model, through the first
+    # transform, with the transformed means
+    loglik: list = field(default_factory=list)
 
 
 def tools():
@@ -204,16 +209,13 @@ def estimate(recordings, out, work_dir=None):
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="pocket-adapt-")) if own else Path(work_dir)
     try:
-        result = _estimate(found, model, work, kept, skipped, seconds, known, PocketSphinxEngine.dither)
-        _put(model, work, Path(out))
-        result.model = str(out)
-        return result
+        return _estimate(found, model, work, kept, skipped, seconds, known, PocketSphinxEngine.dither, Path(out))
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _estimate(found, model, work, kept, skipped, seconds, known, dither):
+def _estimate(found, model, work, kept, skipped, seconds, known, dither, out):
     (work / "wav").mkdir(parents=True, exist_ok=True)
     (work / "mfc").mkdir(exist_ok=True)
     _prepare(model, work, found)
@@ -272,7 +274,8 @@ def _estimate(found, model, work, kept, skipped, seconds, known, dither):
           "-mapmixwfn", str(work / "map_mixw"), "-maptmatfn", str(work / "map_tmat")], "adapt the model")
     if failed:
         skipped += [(int(uid[1:]), "its words could not be aligned with the audio") for uid in sorted(failed)]
-    return Adaptation("", len(kept) - len(failed), seconds, sorted(skipped), loglik)
+    _put(model, work, out)
+    return Adaptation(str(out), len(kept) - len(failed), seconds, sorted(skipped), loglik)
 
 
 def _put(model, work, out):

@@ -16,7 +16,7 @@ from pocket_agent.host.speech import adapt
 from pocket_agent.host.speech.audio import mic_noise, silence, write_wav
 from pocket_agent.host.speech.sphinx import PocketSphinxEngine
 from pocket_agent.host.speech.tts import EspeakTTS
-from pocket_agent.host.speech_cli import SETTING
+from pocket_agent.host.speech.adapt import BOARD_SETTING as SETTING
 
 VOICE = "en-gb-scotland+m4"  # an accent the unadapted model reads badly
 SENTENCES = ["set a timer for ten minutes", "add bread to the shopping list", "what is the humidity",

@@ -471,12 +471,12 @@ def main(argv=None):
         args.voices = FRESH_VOICES if args.fresh else HELD_OUT_VOICES
     if set(args.voices) & set(TUNING_VOICES):
         print("warning: some voices were used for tuning; the figures are not held-out", file=sys.stderr)
-    engine_for = None
-    if args.enroll:
-        def engine_for(voice):
-            return sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
-                                             acoustic_model=adaptation([voice], engine if args.heard else None))
-    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh, engine_for)
+    def enrolled(voice):
+        return sphinx.PocketSphinxEngine(garbage=args.garbage, grammar_search=not args.no_grammar,
+                                         acoustic_model=adaptation([voice], engine if args.heard else None))
+
+    stats, per_voice, latencies, rtf, failures = evaluate(engine, args.voices, args.limit, args.fresh,
+                                                          enrolled if args.enroll else None)
     print(f"pocketsphinx engine load: {load_s:.1f} s (includes building the commands model when not cached)")
     print(f"held-out voices: {', '.join(args.voices)}; mic noise floor {MIC_NOISE_DBFS:.0f} dBFS; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -81,8 +81,9 @@ def main(argv=None):
             from pocket_agent.host.speech.adapt import BOARD_SETTING as SETTING
 
             model = agent_bench.adaptation(agent_bench.TUNING_VOICES)
+            made_from = len(agent_bench.TUNING_VOICES) * agent_bench.ADAPT_PER_VOICE
             Store(stage.pipeline_settings.state).set_setting(stage.board_name, SETTING, {
-                "model": model, "recordings": 240, "seconds": 0, "made": time.time()})
+                "model": model, "recordings": made_from, "made": time.time()})
             stage.stop_bridge()
             stage.start_bridge()
         stage.world.environment(temperature=21.5, humidity=45.0)

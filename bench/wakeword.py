@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pocket_agent.models.wakeword import commands, corpus, evaluate, frontend, heldout, mww, qmodel  # noqa: E402
-from pocket_agent.models.wakeword import augment, train  # noqa: E402
+from pocket_agent.models.wakeword import train  # noqa: E402
 from pocket_agent.models.wakeword.audio import clips_load  # noqa: E402
 from tests import mpy  # noqa: E402
 
@@ -231,6 +231,8 @@ def phrase_report(name, qm, mww_too=False):
     print(f"    DET curve: {png}")
 
 
+FRAME_MS = frontend.HOP * 1000 // frontend.SAMPLE_RATE  # 20
+
 # Detection rules tried against the delay tail, simulated on the reference's logits:
 # (window, gate, fast). The firmware runs (its smoothing window, None, None).
 GATES = [(m, low) for m in (10, 15, 20) for low in (-16, -32, -64, -96)]
@@ -293,27 +295,10 @@ def _valid_segments(qm, seed=777):
     pool = [speech[i] for i in rng.choice(len(speech), size=min(60, len(speech)), replace=False)]
     logits, ends = [], []
     for clip in pos:
-        x = clip.astype(np.float64)
-        s, e = augment.speech_bounds(x)
-        if rng.random() < 0.5:
-            x = augment.reverb(x, augment.rir(rng))
-        seg = np.zeros(heldout.SEGMENT + len(x))
-        start = int(rng.uniform(0.8, 1.6) * 16000)
-        seg[start:start + len(x)] += x
-        ref = augment.active_rms(x[s:e])
-        if rng.random() < 0.25:  # a command after the phrase
-            c = speech[rng.integers(len(speech))][:3 * 16000].astype(np.float64)
-            go = start + e + int(rng.uniform(0.1, 0.4) * 16000)
-            c = c[:max(0, len(seg) - go)]
-            seg[go:go + len(c)] += c * ref / augment.active_rms(c)
-        seg = seg[:max(heldout.SEGMENT, start + e + 16000)]
-        snr = heldout.SNRS[rng.integers(len(heldout.SNRS))]
-        if snr is not None:
-            kind = augment.TRAIN_NOISES[rng.integers(len(augment.TRAIN_NOISES))]
-            seg = augment.mix(seg, augment.noise(kind, rng, len(seg), pool), snr)
-        seg = seg + rng.standard_normal(len(seg)) * ref * 1e-4
-        logits.append(qmodel.forward(qm, frontend.features(augment.level(seg, rng.uniform(-35, 0)))))
-        ends.append(start + e)
+        cmd = speech[rng.integers(len(speech))][:3 * 16000]
+        x, end, _ = heldout.positive_segment(clip, rng, pool, cmd, held_out=False)
+        logits.append(qmodel.forward(qm, frontend.features(x)))
+        ends.append(end)
     return logits, ends, np.array([f"{m['engine']} {m['voice']}" for m in meta])
 
 
@@ -359,8 +344,8 @@ def delay_report(qm):
         ef = evaluate.end_frame(e)
         lo = max(0, ef - evaluate.EARLY)
         hit = np.flatnonzero(s[lo:ef + evaluate.LATE] >= lim)
-        if len(hit) and (lo - ef + hit[0]) * 20 > 300:
-            near.append(s[ef:ef + 16].max() / lim)
+        if len(hit) and (lo - ef + hit[0]) * FRAME_MS > 300:
+            near.append(s[ef:ef + 300 // FRAME_MS + 1].max() / lim)  # the frames 0-300 ms after the end
     if near:
         print(f"    the {len(near)} after 300 ms: best smoothed sum from 0 to 300 ms after the phrase "
               f"{np.median(near):.0%} of the bar (median; {min(near):.0%}-{max(near):.0%}): the output rises late")

@@ -84,7 +84,8 @@ def _adapt(args):
             print(f"{args.board}: no adaptation")
         else:
             made = time.strftime("%Y-%m-%d %H:%M", time.localtime(have["made"]))
-            print(f"{args.board}: adapted on {have['recordings']} recordings ({have['seconds']:.0f} s), {made}")
+            length = f" ({have['seconds']:.0f} s)" if "seconds" in have else ""
+            print(f"{args.board}: adapted on {have['recordings']} recordings{length}, {made}")
         return 0
     from .speech import adapt
 

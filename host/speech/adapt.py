@@ -41,7 +41,7 @@ TOOLS = {"sphinx_fe": "sphinx_fe", "mdef_convert": "pocketsphinx_mdef_convert",
 MIN_SECONDS = 30.0
 ADAPTED = ("means", "variances")  # the files the adapted model has of its own
 # where the agents' state records a board's adapted model:
-# {"model": folder, "recordings": n, "seconds": s, "made": unix time}
+# {"model": folder, "recordings": n, "seconds": s (may be absent), "made": unix time}
 BOARD_SETTING = "asr_adaptation"
 # the model's feature settings that sphinx_fe takes; the others (feat, svspec, agc, cmn) are bw's
 FE_SETTINGS = ("lowerf", "upperf", "nfilt", "transform", "lifter", "remove_noise")

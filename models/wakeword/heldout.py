@@ -17,11 +17,13 @@ SNRS = [None, 20.0, 15.0, 10.0]
 SEGMENT = 4 * 16000
 
 
-def _positive(clip, rng, pool, cmd):
+def positive_segment(clip, rng, pool, cmd, held_out=True):
+    """The clip in its own 4 s segment, as described above -> (PCM, phrase end, SNR or None).
+    `held_out=False`: training's room generator and noise kinds instead (validation voices)."""
     x = clip.astype(np.float64)
     s, e = augment.speech_bounds(x)
     if rng.random() < 0.5:
-        x = augment.reverb(x, augment.rir(rng, held_out=True))
+        x = augment.reverb(x, augment.rir(rng, held_out=held_out))
     seg = np.zeros(SEGMENT + len(x))
     start = int(rng.uniform(0.8, 1.6) * 16000)
     seg[start:start + len(x)] += x
@@ -34,7 +36,8 @@ def _positive(clip, rng, pool, cmd):
     seg = seg[:max(SEGMENT, start + e + 16000)]
     snr = SNRS[rng.integers(len(SNRS))]
     if snr is not None:
-        kind = augment.EVAL_NOISES[rng.integers(len(augment.EVAL_NOISES))]
+        kinds = augment.EVAL_NOISES if held_out else augment.TRAIN_NOISES
+        kind = kinds[rng.integers(len(kinds))]
         seg = augment.mix(seg, augment.noise(kind, rng, len(seg), pool), snr)
     seg = seg + rng.standard_normal(len(seg)) * ref * 1e-4
     return augment.level(seg, rng.uniform(-35, 0)), start + e, snr
@@ -85,7 +88,7 @@ def build_fresh(phrase, root, seed=4321):
         arrays, ends, snrs = {}, [], []
         for i, c in enumerate(pos):
             cmd = speech[rng.integers(len(speech))][:3 * 16000]
-            x, e, snr = _positive(c, rng, pool, cmd)
+            x, e, snr = positive_segment(c, rng, pool, cmd)
             arrays[f"pos_{i:05d}"] = x
             ends.append(e)
             snrs.append(-1.0 if snr is None else snr)
@@ -117,7 +120,7 @@ def build(phrase, root, seed=1234):
     p_pcm, p_end, p_snr = [], [], []
     for c in pos:
         cmd = speech[rng.integers(len(speech))][:3 * 16000]
-        x, e, snr = _positive(c, rng, pool, cmd)
+        x, e, snr = positive_segment(c, rng, pool, cmd)
         p_pcm.append(x)
         p_end.append(e)
         p_snr.append(-1.0 if snr is None else snr)

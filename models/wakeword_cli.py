@@ -49,6 +49,12 @@ def register(subparsers):
     t.add_argument("--festival-speech", action="store_true",
                    help="also train on about 3x more festival speech in the negatives "
                         "(not the default: see docs/wakeword.md)")
+    t.add_argument("--festival-pitch", action="store_true",
+                   help="also train on festival's diphone voices with their pitch moved (new speakers "
+                        "of the held-out diphone family; see docs/wakeword.md)")
+    t.add_argument("--festival-vocoded", action="store_true",
+                   help="also train on festival's clips made again through a vocoder with other pitch and "
+                        "vocal tract (needs pyworld; see docs/wakeword.md)")
     t.add_argument("--pick-smoothing", action="store_true",
                    help="pick the detector's smoothing window (1-8 frames) on the validation voices "
                         "instead of 3 frames")
@@ -87,5 +93,6 @@ def _train(args):
     train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,
                 qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug,
                 extra_speakers=args.extra_speakers, festival_speech=args.festival_speech,
+                festival_pitch=args.festival_pitch, festival_vocoded=args.festival_vocoded,
                 smoothing=None if args.pick_smoothing else 3)
     return 0

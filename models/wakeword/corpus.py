@@ -12,13 +12,13 @@ Who speaks what (the honest list of what is held out):
 
 import hashlib
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from . import synth, texts
-from .audio import clips_load, clips_save
+from . import synth, texts, vocode
+from .audio import clips_load, clips_save, to_int16
 
 TRAIN_LANGS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
                "de", "fr-fr", "es", "it", "pl", "pt", "sv", "fi", "cs", "ru", "da", "ro", "hu", "af"]
@@ -46,14 +46,28 @@ COUNTS = {  # clips per set; speech counts are engine calls of a few sentences e
     "speech_festival": (45, 8),
     "pos_espeak_x": 2400, "conf_espeak_x": 1600, "speech_espeak_x": 100,
     "speech_festival_f": 48,  # per voice, 4 sentences each: about 3x the festival speech above
+    # festival's diphone voices with moved pitch (per voice; the English one, ked, more)
+    "pos_festival_p": (240, 60), "conf_festival_p": (3, 1), "speech_festival_p": 12,
 }
 TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid",
-                  "pos_train_x", "conf_train_x", "speech_train_x", "speech_train_f"]
+                  "pos_train_x", "conf_train_x", "speech_train_x", "speech_train_f",
+                  "pos_train_p", "conf_train_p", "speech_train_p", "pos_train_v", "conf_train_v", "speech_train_v"]
 X_PARTS = ["pos_train_x", "conf_train_x", "speech_train_x"]
 # More festival speech for the negatives (train --festival-speech): the training
 # festival voices reading other training sentences, so that a festival voice alone
 # is less of a cue for the phrase.
 F_PARTS = ["speech_train_f"]
+# Festival's training diphone voices (the family of the held-out kal) as new
+# speakers (train --festival-pitch): pitch level 0.6-1.7x and its spread 0.4-2x
+# drawn per clip, speed 0.8-1.3; positives, confusables and speech alike, so
+# that a moved pitch is no cue for the phrase.
+P_PARTS = ["pos_train_p", "conf_train_p", "speech_train_p"]
+# Festival's training clips (P_PARTS included) made again through a vocoder with
+# pitch, vocal tract and envelope detail drawn per copy (vocode.py; train
+# --festival-vocoded): more speakers from recorded voices, where espeak-ng's are
+# all one formant synthesizer. The held-out voices are all recorded voices.
+V_PARTS = ["pos_train_v", "conf_train_v", "speech_train_v"]
+V_COPIES = {"pos_train_v": 3, "conf_train_v": 2, "speech_train_v": 1}
 EVAL_STRETCH = [0.8, 0.9, 1.0, 1.1, 1.25]
 EVAL_F0 = [None, 95, 140]
 # A second, fresh held-out split of positives (declared before any model was
@@ -96,18 +110,21 @@ def _espeak_set(rng, langs, variants, n, pick_text, workers, speeds=(110, 231), 
     return [k[0] for k in keep], [k[1] for k in keep]
 
 
-def _festival_set(voices, items_of, workers):
+def _festival_set(voices, items_of, workers, resume=False):
     def one(voice):
         items = items_of(voice)
-        return voice, items, synth.festival(voice, items)
+        return voice, items, synth.festival(voice, items, resume=resume)
 
     clips, meta = [], []
     with ThreadPoolExecutor(workers) as ex:
         for voice, items, outs in ex.map(one, voices):
-            for (text, stretch), c in zip(items, outs):
+            for item, c in zip(items, outs):
+                text, stretch = item[:2]
                 if c is not None and len(c) > 1600:
                     clips.append(c)
                     meta.append({"engine": "festival", "voice": voice, "text": text, "stretch": stretch})
+                    if len(item) > 2:
+                        meta[-1].update(f0_scale=item[2], f0_range=item[3])
     return clips, meta
 
 
@@ -174,6 +191,26 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         return [(". ".join(speech_train[j] for j in r.integers(len(speech_train), size=4)) + ".", 1.0)
                 for _ in range(COUNTS["speech_festival_f"])]
 
+    def p_items(kind):
+        def items(voice):  # a stream per voice: the draws do not depend on thread order
+            r = np.random.default_rng(int.from_bytes(
+                hashlib.sha256(f"{phrase}/{seed}/p/{kind}/{voice}".encode()).digest()[:4], "little"))
+            english = voice == "ked_diphone"
+            if kind == "pos":
+                lang = _FEST_LANG[voice]
+                pool = [t for t in texts.respellings(phrase, "en") if not t.startswith("[[")]
+                if not english:
+                    pool = texts.respellings(phrase, lang)[:5] + pool[:2]
+                texts_ = [pool[i] for i in r.integers(len(pool), size=COUNTS["pos_festival_p"][0 if english else 1])]
+            elif kind == "conf":
+                texts_ = conf_train * COUNTS["conf_festival_p"][0 if english else 1]
+            else:
+                texts_ = [". ".join(speech_train[j] for j in r.integers(len(speech_train), size=4)) + "."
+                          for _ in range(COUNTS["speech_festival_p"])]
+            return [(t, float(r.uniform(0.8, 1.3)), float(np.exp(r.uniform(np.log(0.6), np.log(1.7)))),
+                     float(np.exp(r.uniform(np.log(0.4), np.log(2.0))))) for t in texts_]
+        return items
+
     def x_text(pool):
         return lambda lang: pool[x_rng.integers(len(pool))]
 
@@ -213,6 +250,12 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
                                               lambda lang: ". ".join(speech_train[i] for i in x_rng.integers(
                                                   len(speech_train), size=10)) + ".", workers, **wide),
         "speech_train_f": lambda: _festival_set(synth.FESTIVAL_TRAIN, f_items, workers),
+        "pos_train_p": lambda: _festival_set(synth.FESTIVAL_DIPHONE_TRAIN, p_items("pos"), workers, resume=True),
+        "conf_train_p": lambda: _festival_set(synth.FESTIVAL_DIPHONE_TRAIN, p_items("conf"), workers, resume=True),
+        "speech_train_p": lambda: _festival_set(synth.FESTIVAL_DIPHONE_TRAIN, p_items("speech"), workers, resume=True),
+        "pos_train_v": lambda: _vocoded(out, ["pos_train", "pos_train_p"], "pos_train_v", seed, workers),
+        "conf_train_v": lambda: _vocoded(out, ["conf_train", "conf_train_p"], "conf_train_v", seed, workers),
+        "speech_train_v": lambda: _vocoded(out, ["speech_train", "speech_train_p"], "speech_train_v", seed, workers),
         "eval_pos": lambda: _eval_positives(phrase, workers),
         "eval_pos_b": lambda: _eval_positives(phrase, workers, fresh=True),
         "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),
@@ -238,6 +281,28 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         if progress:
             progress.advance(task)
     return out
+
+
+def _vocode_job(job):
+    clip, seed = job
+    y, settings = vocode.perturb(clip, np.random.default_rng(seed))
+    return to_int16(y), settings
+
+
+def _vocoded(out, sources, name, seed, workers):
+    """V_COPIES[name] vocoded copies of every festival clip in the source parts."""
+    clips, meta = [], []
+    for src in sources:
+        c, m = clips_load(out / f"{src}.npz")
+        keep = [i for i, mm in enumerate(m) if mm["engine"] == "festival"]
+        clips += [c[i] for i in keep]
+        meta += [m[i] for i in keep]
+    base = int.from_bytes(hashlib.sha256(f"{name}/{seed}".encode()).digest()[:4], "little")
+    jobs = [(c, base + 7 * i + k) for i, c in enumerate(clips) for k in range(V_COPIES[name])]
+    with ProcessPoolExecutor(workers) as ex:
+        done = list(ex.map(_vocode_job, jobs, chunksize=8))
+    src_meta = [m for m in meta for _ in range(V_COPIES[name])]
+    return [y for y, _ in done], [dict(m, vocoded=v) for m, (_, v) in zip(src_meta, done)]
 
 
 def _digest(sentences):

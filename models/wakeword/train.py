@@ -69,28 +69,35 @@ def _features(phrase, root, seed, progress):
     return arrays, neg, vneg
 
 
-def _features_x(phrase, root, seed, progress):
-    """Augmented windows of the extra speakers (corpus.X_PARTS), cached apart so the
-    main cache stays valid: positives, confusables and negative streams."""
+# Extra speaker sets cached apart so the main cache stays valid: their parts
+# (positives, confusables, speech) and the seed offsets of their augmentation.
+_EXTRA = {"x": (corpus.X_PARTS, 101, 41, "extra voices"), "p": (corpus.P_PARTS, 121, 61, "festival pitch voices"),
+          "v": (corpus.V_PARTS, 141, 81, "vocoded festival voices")}
+
+
+def _features_extra(phrase, root, seed, progress, tag):
+    """Augmented windows of an extra speaker set (_EXTRA): positives, confusables
+    and negative streams."""
+    (pos_part, conf_part, speech_part), bg_offset, offset, what = _EXTRA[tag]
     d = corpus.cache_dir(phrase, root)
-    out = d / f"features_x_seed{seed}.npz"
+    out = d / f"features_{tag}_seed{seed}.npz"
     if out.exists():
         z = np.load(out, allow_pickle=False)
         return {k: z[k] for k in ("pos", "pos_end", "conf", "conf_end")}, \
             [z[k] for k in sorted(k for k in z.files if k.startswith("neg_"))]
-    pos, _ = clips_load(d / "pos_train_x.npz")
-    conf, _ = clips_load(d / "conf_train_x.npz")
-    speech, _ = clips_load(d / "speech_train_x.npz")
+    pos, _ = clips_load(d / f"{pos_part}.npz")
+    conf, _ = clips_load(d / f"{conf_part}.npz")
+    speech, _ = clips_load(d / f"{speech_part}.npz")
     old, _ = clips_load(d / "speech_train.npz")
-    rng = np.random.default_rng(seed + 101)
+    rng = np.random.default_rng(seed + bg_offset)
     bg = [c for c in (speech + old) if len(c) > 16000]
     bg = [bg[i] for i in rng.choice(len(bg), size=min(300, len(bg)), replace=False)]
     copies_pos, copies_conf = 4, 2
-    task = progress.add_task("augmenting extra voices", total=len(pos) * copies_pos + len(conf) * copies_conf)
+    task = progress.add_task(f"augmenting {what}", total=len(pos) * copies_pos + len(conf) * copies_conf)
     tick = lambda: progress.advance(task)  # noqa: E731
-    pf, pe = dataset.windows(pos, copies_pos, seed + 41, bg=bg, progress=tick)
-    cf, ce = dataset.windows(conf, copies_conf, seed + 42, bg=bg, progress=tick)
-    neg, _ = dataset.streams(speech, 12, seed + 43, pool=bg)
+    pf, pe = dataset.windows(pos, copies_pos, seed + offset, bg=bg, progress=tick)
+    cf, ce = dataset.windows(conf, copies_conf, seed + offset + 1, bg=bg, progress=tick)
+    neg, _ = dataset.streams(speech, 12, seed + offset + 2, pool=bg)
     arrays = {"pos": pf, "pos_end": pe, "conf": cf, "conf_end": ce}
     arrays.update({f"neg_{i:04d}": f for i, f in enumerate(neg)})
     npz_save(out, **arrays)
@@ -255,7 +262,8 @@ def confusable_rate(qm, feats, threshold):
 
 
 def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False,
-          aug="mask", extra_speakers=False, festival_speech=False, smoothing=3, log=print):
+          aug="mask", extra_speakers=False, festival_speech=False, festival_pitch=False,
+          festival_vocoded=False, smoothing=3, log=print):
     """The defaults are the recipe of the committed hey_pocket.pwm: the original
     speakers only, masking alone, smoothing over 3 frames. The changes tried on top
     of it scored worse on held-out audio (docs/wakeword.md), so none is the default.
@@ -263,7 +271,10 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     aug: the feature augmentation drawn for every batch, a key of specaug.AUGMENTS.
     extra_speakers: also train on corpus.X_PARTS (more espeak-ng languages and
     variants, festival's NSK voices). festival_speech: also train on the negative
-    streams of corpus.F_PARTS (about 3x more festival speech). smoothing: the
+    streams of corpus.F_PARTS (about 3x more festival speech). festival_pitch: also
+    train on corpus.P_PARTS (festival's diphone voices with moved pitch).
+    festival_vocoded: also train on corpus.V_PARTS (festival's clips, P_PARTS
+    included, made again through a vocoder with other pitch and vocal tract). smoothing: the
     averaging window in frames, or None to pick it on the validation voices."""
     if aug not in specaug.AUGMENTS:
         raise PocketError(f"unknown feature augmentation {aug!r}", hint=f"one of {', '.join(specaug.AUGMENTS)}")
@@ -276,19 +287,23 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         raise PocketError("the phrase is empty")
     root = Path(root)
     with _progress() as progress:
-        parts = [p for p in corpus.TRAINING_PARTS if (extra_speakers or p not in corpus.X_PARTS)
-                 and (festival_speech or p not in corpus.F_PARTS)]
+        extras = [tag for tag, on in (("x", extra_speakers), ("p", festival_pitch), ("v", festival_vocoded)) if on]
+        made = extras + (["p"] if festival_vocoded else [])  # the vocoded set is made from the pitch set too
+        skip = [p for tag in _EXTRA if tag not in made for p in _EXTRA[tag][0]]
+        parts = [p for p in corpus.TRAINING_PARTS if p not in skip and (festival_speech or p not in corpus.F_PARTS)]
         corpus.build(phrase, root, seed=0, progress=progress, parts=parts)
         data, neg, vneg = _features(phrase, root, seed, progress)
-        if extra_speakers:
-            xdata, xneg = _features_x(phrase, root, seed, progress)
+        for tag in extras:
+            xdata, xneg = _features_extra(phrase, root, seed, progress, tag)
             for k in ("pos", "pos_end", "conf", "conf_end"):
                 data[k] = np.concatenate([data[k], xdata[k]])
             neg = neg + xneg
         if festival_speech:
             neg = neg + _features_f(phrase, root, seed, progress)
         log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers, "
-            f"{'with' if festival_speech else 'without'} the extra festival speech; "
+            f"{'with' if festival_speech else 'without'} the extra festival speech, "
+            f"{'with' if festival_pitch else 'without'} festival's pitch-moved voices, "
+            f"{'with' if festival_vocoded else 'without'} festival's vocoded voices; "
             f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
             f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
         rng = np.random.default_rng(seed)

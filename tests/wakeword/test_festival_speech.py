@@ -30,7 +30,7 @@ def _parts_asked(monkeypatch, tmp_path, **kw):
 def test_the_extra_festival_set_is_synthesized_only_when_asked(monkeypatch, tmp_path):
     default = _parts_asked(monkeypatch, tmp_path)
     assert not set(corpus.F_PARTS) & set(default)
-    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS) - set(corpus.F_PARTS)
+    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS + corpus.P_PARTS + corpus.V_PARTS)
     asked = _parts_asked(monkeypatch, tmp_path, festival_speech=True)
     assert set(asked) == set(default) | set(corpus.F_PARTS)
 

@@ -1,0 +1,82 @@
+"""Voice perturbation through a vocoder (WORLD, the `pyworld` package): a clip is
+analysed into pitch, spectral envelope and aperiodicity, changed, and made again.
+
+What changes, drawn per clip: the pitch (0.7-1.45x, without changing the tempo),
+the vocal tract length (the envelope's frequency axis warped 0.88-1.14x), and the
+envelope's detail (smoothed across frequency and time, as statistical voices
+smooth it). The result also carries a vocoder's sound, which the held-out engines
+(flite's statistical voices, festival's HTS voice) have and espeak-ng has not.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from .audio import RATE
+
+FRAME_MS = 5.0
+_world = None
+
+
+def world():
+    """The pyworld extension. Its package __init__ imports pkg_resources, which
+    setuptools no longer ships, so the compiled module is loaded by itself."""
+    global _world
+    if _world is None:
+        spec = importlib.util.find_spec("pyworld")
+        if spec is None:
+            from pocket_agent.errors import PocketError
+            raise PocketError("pyworld is not installed", hint="pip install pyworld==0.3.5")
+        so = next(Path(spec.submodule_search_locations[0]).glob("pyworld*.so"))
+        ext = importlib.util.spec_from_file_location("pyworld.pyworld", so)
+        _world = importlib.util.module_from_spec(ext)
+        ext.loader.exec_module(_world)
+    return _world
+
+
+def _warp(sp, alpha):
+    """Scale the envelope's frequency axis by alpha (> 1: a shorter vocal tract)."""
+    bins = np.arange(sp.shape[1], dtype=np.float64)
+    src = np.clip(bins / alpha, 0, sp.shape[1] - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, sp.shape[1] - 1)
+    t = src - lo
+    return sp[:, lo] * (1 - t) + sp[:, hi] * t
+
+
+def _smooth(sp, n_cep, n_time):
+    """Keep n_cep cepstral coefficients of the log envelope, then average n_time frames."""
+    log_sp = np.log(np.maximum(sp, 1e-16))
+    cep = np.fft.irfft(log_sp, axis=1)
+    cep[:, n_cep:cep.shape[1] - n_cep + 1] = 0
+    log_sp = np.fft.rfft(cep, axis=1).real[:, :sp.shape[1]]
+    if n_time > 1:
+        k = np.ones(n_time) / n_time
+        pad = np.pad(log_sp, ((n_time // 2, n_time - 1 - n_time // 2), (0, 0)), mode="edge")
+        log_sp = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(log_sp.shape[1])], axis=1)
+    return np.exp(log_sp)
+
+
+def perturb(x, rng):
+    """x: a clip (int16 or float) at 16 kHz -> (float64 clip of the same length and RMS,
+    or quieter where that RMS would take its peak past 32000; the settings drawn)."""
+    w = world()
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    f0, sp, ap = w.wav2world(x, RATE, frame_period=FRAME_MS)
+    pitch = float(np.exp(rng.uniform(np.log(0.7), np.log(1.45))))
+    alpha = float(rng.uniform(0.88, 1.14))
+    n_cep = int(rng.integers(18, 60))
+    n_time = int(rng.integers(1, 6))
+    sp = _smooth(_warp(sp, alpha), n_cep, n_time)
+    ap = _warp(ap, alpha)
+    y = w.synthesize(np.ascontiguousarray(f0 * pitch), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
+                     RATE, FRAME_MS)[:len(x)]
+    y = np.pad(y, (0, len(x) - len(y)))
+    rms_x, rms_y = np.sqrt(np.mean(x ** 2)), np.sqrt(np.mean(y ** 2))
+    if rms_y > 0:
+        y *= rms_x / rms_y
+    peak = np.abs(y).max()
+    if peak > 32000:  # the clip is kept as int16
+        y *= 32000 / peak
+    return y, {"pitch": pitch, "tract": alpha, "cepstra": n_cep, "frames": n_time}

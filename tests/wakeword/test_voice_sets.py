@@ -1,0 +1,114 @@
+"""`pocket wakeword train --festival-pitch / --festival-vocoded`: more speakers from
+festival's recorded voices (pitch moved in festival; clips made again through a
+vocoder), off by default so the default command still makes the committed model."""
+
+import numpy as np
+import pytest
+
+from pocket_agent.cli import main
+from pocket_agent.models.wakeword import corpus, synth, train, vocode
+from pocket_agent.models.wakeword.audio import clips_load, clips_save, to_int16
+
+
+def _pitch(x):
+    """Median F0 (Hz) of the voiced frames, by the vocoder's own estimator."""
+    f0, _ = vocode.world().dio(np.ascontiguousarray(x, dtype=np.float64), 16000, f0_floor=40.0)
+    return float(np.median(f0[f0 > 0]))
+
+
+def test_festival_moves_a_diphone_voices_pitch_and_leaves_it_alone_at_one():
+    plain, same, up, down = synth.festival("ked_diphone", [
+        ("hey pocket", 1.0), ("hey pocket", 1.0, 1.0, 1.0), ("hey pocket", 1.0, 1.5, 1.0), ("hey pocket", 1.0, 0.7, 1.0)])
+    assert np.array_equal(plain, same)  # the stepwise synthesis is utt.synth's
+    base = _pitch(plain)
+    assert 1.3 < _pitch(up) / base < 1.7
+    assert _pitch(down) / base < 0.9  # ked's diphones go down less far than asked (0.84 for 0.7)
+    assert len(up) == len(plain)  # pitch only: the timing is the voice's
+
+
+def test_festival_resumes_after_a_text_its_voice_cannot_say():
+    items = [("hey pocket", 1.0), ("ei pòchet", 1.0), ("hey pocket", 1.0)]  # lp_diphone stops at the accent
+    assert [x is None for x in synth.festival("lp_diphone", items)] == [False, True, True]
+    assert [x is None for x in synth.festival("lp_diphone", items, resume=True)] == [False, True, False]
+
+
+def test_vocoder_keeps_length_and_level_and_moves_the_pitch(tmp_path):
+    loud, = synth.festival("ked_diphone", [("hey pocket", 1.0)])
+    x = to_int16(loud * 0.25)
+    y, settings = vocode.perturb(x, np.random.default_rng(3))
+    y2, _ = vocode.perturb(x, np.random.default_rng(3))
+    assert np.array_equal(y, y2)  # seeded
+    assert len(y) == len(x)
+    rms = lambda a: np.sqrt(np.mean(np.asarray(a, np.float64) ** 2))  # noqa: E731
+    assert abs(rms(y) / rms(x) - 1) < 0.01
+    assert np.abs(vocode.perturb(loud, np.random.default_rng(3))[0]).max() <= 32000  # kept as int16
+    ratio = _pitch(y) / _pitch(x)
+    assert abs(ratio / settings["pitch"] - 1) < 0.15, (ratio, settings)
+    assert 0.7 <= settings["pitch"] <= 1.45 and 0.88 <= settings["tract"] <= 1.14
+
+
+def test_vocoded_set_takes_only_festival_clips_with_their_copies(tmp_path, monkeypatch):
+    a, b = synth.festival("ked_diphone", [("hey pocket", 1.0), ("hey, pocket", 1.1)])
+    espeak = np.zeros(8000, np.int16)
+    clips_save(tmp_path / "pos_train.npz", [a, espeak], [
+        {"engine": "festival", "voice": "ked_diphone", "text": "hey pocket", "stretch": 1.0},
+        {"engine": "espeak-ng", "voice": "en-us", "text": "hey pocket"}])
+    clips_save(tmp_path / "pos_train_p.npz", [b], [
+        {"engine": "festival", "voice": "ked_diphone", "text": "hey, pocket", "stretch": 1.1}])
+    clips, meta = corpus._vocoded(tmp_path, ["pos_train", "pos_train_p"], "pos_train_v", 0, 1)
+    assert len(clips) == 2 * corpus.V_COPIES["pos_train_v"]
+    assert [m["text"] for m in meta] == ["hey pocket"] * 3 + ["hey, pocket"] * 3
+    assert all(m["engine"] == "festival" and "pitch" in m["vocoded"] for m in meta)
+    assert len({round(m["vocoded"]["pitch"], 6) for m in meta}) == 6  # each copy its own draw
+    assert clips[0].dtype == np.int16 and len(clips[0]) == len(a)
+
+
+def test_pitch_set_is_training_diphone_voices_seeded(tmp_path, monkeypatch):
+    monkeypatch.setitem(corpus.COUNTS, "pos_festival_p", (3, 1))
+    monkeypatch.setitem(corpus.COUNTS, "speech_festival_p", 1)
+    metas = []
+    for root in (tmp_path / "a", tmp_path / "b"):
+        d = corpus.build("hey pocket", root, parts=["pos_train_p", "speech_train_p"])
+        assert not (d / "pos_train.npz").exists()  # only the parts asked for
+        _, meta = clips_load(d / "pos_train_p.npz")
+        metas.append(sorted((m["voice"], m["text"], round(m["f0_scale"], 6)) for m in meta))
+    assert metas[0] == metas[1]
+    voices = {v for v, _, _ in metas[0]}
+    assert voices <= set(synth.FESTIVAL_DIPHONE_TRAIN) and "ked_diphone" in voices
+    assert sum(v == "ked_diphone" for v, _, _ in metas[0]) == 3
+    assert not voices & set(synth.FESTIVAL_EVAL) and not voices & set(synth.FESTIVAL_VALID)
+    assert all(0.6 <= k <= 1.7 for _, _, k in metas[0])
+
+
+class _Stop(Exception):
+    pass
+
+
+def _parts_asked(monkeypatch, tmp_path, **kw):
+    asked = []
+
+    def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
+        asked.append(list(parts))
+        raise _Stop
+
+    monkeypatch.setattr(corpus, "build", build)
+    with pytest.raises(_Stop):
+        train.train("hey pocket", tmp_path / "m.pwm", tmp_path / "cache", **kw)
+    return set(asked[0])
+
+
+def test_the_voice_sets_are_made_only_when_asked(monkeypatch, tmp_path):
+    default = _parts_asked(monkeypatch, tmp_path)
+    assert not default & set(corpus.P_PARTS + corpus.V_PARTS)
+    assert _parts_asked(monkeypatch, tmp_path, festival_pitch=True) == default | set(corpus.P_PARTS)
+    # the vocoded set is made from the pitch set's clips as well
+    assert _parts_asked(monkeypatch, tmp_path, festival_vocoded=True) == default | set(corpus.P_PARTS + corpus.V_PARTS)
+
+
+def test_cli_passes_the_options_and_leaves_them_off_by_default(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(train, "train", lambda *a, **kw: seen.append(kw))
+    monkeypatch.setenv("POCKET_WAKEWORD_CACHE", str(tmp_path / "cache"))
+    assert main(["wakeword", "train", "--out", str(tmp_path / "a.pwm")]) == 0
+    assert main(["wakeword", "train", "--festival-pitch", "--festival-vocoded", "--out", str(tmp_path / "b.pwm")]) == 0
+    assert [(kw["festival_pitch"], kw["festival_vocoded"]) for kw in seen] == [(False, False), (True, True)]

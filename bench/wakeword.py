@@ -7,6 +7,8 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
                                                   # quality of those files only (before/after)
     .venv/bin/python bench/wakeword.py --delay    # where late detections come from, and
                                                   # detection rules tried against them
+    .venv/bin/python bench/wakeword.py --voices   # per held-out voice: how far below the bar
+                                                  # its phrases stay, and with 4 kHz of bandwidth
 
 Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
 declared before any model was scored on it) it prints the same FRR figures.
@@ -112,8 +114,14 @@ def main(argv=None):
                     help="score only this file for a model, e.g. hey_pocket=/tmp/old.pwm (quality only)")
     ap.add_argument("--delay", action="store_true",
                     help="only the detection delay: per voice, and detection rules tried against its tail")
+    ap.add_argument("--voices", action="store_true",
+                    help="only per held-out voice: how far below the bar its phrases stay, and with 4 kHz")
     args = ap.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
+    if args.voices:
+        for name in models or ("hey_pocket",):
+            voice_report(qmodel.load(models.get(name) or commands.model_path(name)))
+        return 0
     if args.delay:
         for name in models or ("hey_pocket",):
             delay_report(qmodel.load(models.get(name) or commands.model_path(name)))
@@ -313,6 +321,43 @@ def _voice_delays(qm, logits, ends, voices, group_espeak=False):
         late = int(np.sum(d > 300))
         out.append(f"      {v}: {len(d)} of {len(idx)} fire; {_dstats(d)}; {late} after 300 ms")
     return out
+
+
+def _low_passed(x, cutoff_hz=4000):
+    """The segment as a voice or microphone with no energy above cutoff_hz gives it."""
+    spec = np.fft.rfft(x.astype(np.float64))
+    spec[int(len(x) * cutoff_hz / frontend.SAMPLE_RATE):] = 0
+    return np.clip(np.round(np.fft.irfft(spec, len(x))), -32768, 32767).astype(np.int16)
+
+
+def voice_report(qm):
+    """Per held-out voice at the model's own threshold: how many phrases fire, how
+    high the best smoothed sum near the phrase end gets (10th/50th/90th percentile,
+    as a share of the bar: 1.0 fires), and how many fire with the segment low-passed
+    at 4 kHz (flite's kal voice is 8 kHz audio)."""
+    print(f"== held-out voices of {qm.phrase!r} at the model's threshold {qm.threshold:.4f} "
+          f"(smoothing {qm.smooth} frames)")
+    data = heldout.build(qm.phrase, commands.cache_root())
+    voices = _voices(qm.phrase, "eval_pos")
+    bar = qmodel.threshold_sum(qm, qm.threshold)
+    ends = list(data["pos_end"])
+
+    def peaks(segments):
+        out = []
+        for x, e in zip(segments, ends):
+            s = evaluate.smoothed(qm, qmodel.forward(qm, frontend.features(x)))
+            ef = evaluate.end_frame(e)
+            out.append(s[max(0, ef - evaluate.EARLY):ef + evaluate.LATE].max() / bar)
+        return np.array(out)
+
+    full = peaks(data["pos"])
+    low = peaks([_low_passed(x) for x in data["pos"]])
+    print(f"  all: {np.sum(full >= 1)} of {len(full)} fire; low-passed at 4 kHz {np.sum(low >= 1)}")
+    for v in sorted(set(voices.tolist())):
+        k = voices == v
+        p10, p50, p90 = np.percentile(full[k], [10, 50, 90])
+        print(f"  {v}: {np.sum(full[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f}); "
+              f"low-passed at 4 kHz {np.sum(low[k] >= 1)}")
 
 
 def delay_report(qm):

@@ -6,7 +6,7 @@ import sys
 
 # The keys of models/wakeword/specaug.AUGMENTS, spelled out so `pocket --help`
 # does not import numpy (a test checks the two agree).
-AUG_CHOICES = ("mask", "all")
+AUG_CHOICES = ("mask", "bandlimit", "all")
 
 
 def register(subparsers):
@@ -41,8 +41,9 @@ def register(subparsers):
     t.add_argument("--steps", type=int, default=5000, help="float training steps (then 30%% more, quantized)")
     t.add_argument("--aug", choices=AUG_CHOICES, default="mask",
                    help="feature augmentation drawn for every training batch: 'mask' (the default) is "
-                        "spectral masking alone; 'all' adds a vocal-tract warp of the mel axis, a random "
-                        "equaliser and a band limit (scored worse on held-out audio, see docs/wakeword.md)")
+                        "spectral masking alone; 'bandlimit' adds a band limit (bands above 3.4-7 kHz "
+                        "down to their floor in 30%% of windows); 'all' adds a vocal-tract warp of the mel "
+                        "axis, a random equaliser and the band limit (see docs/wakeword.md)")
     t.add_argument("--extra-speakers", action="store_true",
                    help="also train on the extra espeak-ng languages and variants and festival's NSK voices "
                         "(not the default: scored worse on held-out audio)")

@@ -132,5 +132,10 @@ def all_of(rng, x):
     return mask(rng, bandlimit(rng, tilt(rng, warp(rng, x))))
 
 
-# Training's choices (train.train(aug=...)): masking alone, or every transform.
-AUGMENTS = {"mask": mask, "all": all_of}
+def band_and_mask(rng, x):
+    return mask(rng, bandlimit(rng, x, p=0.3))
+
+
+# Training's choices (train.train(aug=...)): masking alone, masking and the band
+# limit, or every transform.
+AUGMENTS = {"mask": mask, "bandlimit": band_and_mask, "all": all_of}

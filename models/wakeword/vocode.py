@@ -1,10 +1,11 @@
 """Voice perturbation through a vocoder (WORLD, the `pyworld` package): a clip is
 analysed into pitch, spectral envelope and aperiodicity, changed, and made again.
 
-What changes, drawn per clip: the pitch (0.7-1.45x, without changing the tempo),
-the vocal tract length (the envelope's frequency axis warped 0.88-1.14x), and the
-envelope's detail (smoothed across frequency and time, as statistical voices
-smooth it). The result also carries a vocoder's sound, which the held-out engines
+What changes, drawn per clip: the pitch (a new median of 80-280 Hz, without
+changing the tempo), the vocal tract length (the envelope's frequency axis warped
+0.88-1.08x for a voice below 150 Hz, 1.05-1.25x above: men's, women's and
+children's voices from one speaker), and the envelope's detail (smoothed across
+frequency and time, as statistical voices smooth it). The result also carries a vocoder's sound, which the held-out engines
 (flite's statistical voices, festival's HTS voice) have and espeak-ng has not.
 """
 
@@ -16,6 +17,8 @@ import numpy as np
 from .audio import RATE
 
 FRAME_MS = 5.0
+PITCH_HZ = (80.0, 280.0)
+TRACT_LOW, TRACT_HIGH = (0.88, 1.08), (1.05, 1.25)
 _world = None
 
 
@@ -64,8 +67,10 @@ def perturb(x, rng):
     w = world()
     x = np.ascontiguousarray(x, dtype=np.float64)
     f0, sp, ap = w.wav2world(x, RATE, frame_period=FRAME_MS)
-    pitch = float(np.exp(rng.uniform(np.log(0.7), np.log(1.45))))
-    alpha = float(rng.uniform(0.88, 1.14))
+    voiced = f0[f0 > 0]
+    target = float(np.exp(rng.uniform(np.log(PITCH_HZ[0]), np.log(PITCH_HZ[1]))))
+    pitch = target / float(np.median(voiced)) if len(voiced) else 1.0
+    alpha = float(rng.uniform(*(TRACT_LOW if target < 150 else TRACT_HIGH)))
     n_cep = int(rng.integers(18, 60))
     n_time = int(rng.integers(1, 6))
     sp = _smooth(_warp(sp, alpha), n_cep, n_time)
@@ -79,4 +84,4 @@ def perturb(x, rng):
     peak = np.abs(y).max()
     if peak > 32000:  # the clip is kept as int16
         y *= 32000 / peak
-    return y, {"pitch": pitch, "tract": alpha, "cepstra": n_cep, "frames": n_time}
+    return y, {"pitch_hz": target, "pitch": pitch, "tract": alpha, "cepstra": n_cep, "frames": n_time}

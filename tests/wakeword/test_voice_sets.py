@@ -44,7 +44,8 @@ def test_vocoder_keeps_length_and_level_and_moves_the_pitch(tmp_path):
     assert np.abs(vocode.perturb(loud, np.random.default_rng(3))[0]).max() <= 32000  # kept as int16
     ratio = _pitch(y) / _pitch(x)
     assert abs(ratio / settings["pitch"] - 1) < 0.15, (ratio, settings)
-    assert 0.7 <= settings["pitch"] <= 1.45 and 0.88 <= settings["tract"] <= 1.14
+    assert 80 <= settings["pitch_hz"] <= 280 and 0.88 <= settings["tract"] <= 1.25
+    assert abs(_pitch(y) / settings["pitch_hz"] - 1) < 0.15
 
 
 def test_vocoded_set_takes_only_festival_clips_with_their_copies(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """`pocket wakeword`: train, run and evaluate the on-device wake-word models."""
 
+import argparse
 import json
 import os
 import sys
@@ -39,23 +40,23 @@ def register(subparsers):
     t.add_argument("--out", default=None, help="output .pwm (default: PHRASE.pwm in the current directory)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--steps", type=int, default=5000, help="float training steps (then 30%% more, quantized)")
-    t.add_argument("--aug", choices=AUG_CHOICES, default="mask",
-                   help="feature augmentation drawn for every training batch: 'mask' (the default) is "
-                        "spectral masking alone; 'bandlimit' adds a band limit (bands above 3.4-7 kHz "
-                        "down to their floor in 30%% of windows); 'all' adds a vocal-tract warp of the mel "
-                        "axis, a random equaliser and the band limit (see docs/wakeword.md)")
+    t.add_argument("--aug", choices=AUG_CHOICES, default="bandlimit",
+                   help="feature augmentation drawn for every training batch: 'mask' is spectral masking "
+                        "alone; 'bandlimit' (the default) adds a band limit (bands above 3.4-7 kHz down to "
+                        "their floor in 30%% of windows); 'all' adds a vocal-tract warp of the mel axis and "
+                        "a random equaliser as well (see docs/wakeword.md)")
     t.add_argument("--extra-speakers", action="store_true",
                    help="also train on the extra espeak-ng languages and variants and festival's NSK voices "
                         "(not the default: scored worse on held-out audio)")
     t.add_argument("--festival-speech", action="store_true",
                    help="also train on about 3x more festival speech in the negatives "
                         "(not the default: see docs/wakeword.md)")
-    t.add_argument("--festival-pitch", action="store_true",
-                   help="also train on festival's diphone voices with their pitch moved (new speakers "
-                        "of the held-out diphone family; see docs/wakeword.md)")
-    t.add_argument("--festival-vocoded", action="store_true",
+    t.add_argument("--festival-pitch", action=argparse.BooleanOptionalAction, default=True,
+                   help="also train on festival's diphone voices with their pitch moved (default: on)")
+    t.add_argument("--festival-vocoded", action=argparse.BooleanOptionalAction, default=True,
                    help="also train on festival's clips made again through a vocoder with other pitch and "
-                        "vocal tract (needs pyworld; see docs/wakeword.md)")
+                        "vocal tract (default: on; the recipe before 23 Nov is --no-festival-pitch "
+                        "--no-festival-vocoded --aug mask)")
     t.add_argument("--pick-smoothing", action="store_true",
                    help="pick the detector's smoothing window (1-8 frames) on the validation voices "
                         "instead of 3 frames")

@@ -262,11 +262,13 @@ def confusable_rate(qm, feats, threshold):
 
 
 def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False,
-          aug="mask", extra_speakers=False, festival_speech=False, festival_pitch=False,
-          festival_vocoded=False, smoothing=3, log=print):
+          aug="bandlimit", extra_speakers=False, festival_speech=False, festival_pitch=True,
+          festival_vocoded=True, smoothing=3, log=print):
     """The defaults are the recipe of the committed hey_pocket.pwm: the original
-    speakers only, masking alone, smoothing over 3 frames. The changes tried on top
-    of it scored worse on held-out audio (docs/wakeword.md), so none is the default.
+    speakers plus festival's voices with moved pitch and through the vocoder,
+    masking and the band limit, smoothing over 3 frames. The other changes tried
+    scored worse on held-out audio (docs/wakeword.md), so they are off by default;
+    the recipe before 23 Nov is festival_pitch=False, festival_vocoded=False, aug="mask".
 
     aug: the feature augmentation drawn for every batch, a key of specaug.AUGMENTS.
     extra_speakers: also train on corpus.X_PARTS (more espeak-ng languages and

@@ -30,7 +30,7 @@ def _parts_asked(monkeypatch, tmp_path, **kw):
 def test_the_extra_festival_set_is_synthesized_only_when_asked(monkeypatch, tmp_path):
     default = _parts_asked(monkeypatch, tmp_path)
     assert not set(corpus.F_PARTS) & set(default)
-    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS + corpus.P_PARTS + corpus.V_PARTS)
+    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS)
     asked = _parts_asked(monkeypatch, tmp_path, festival_speech=True)
     assert set(asked) == set(default) | set(corpus.F_PARTS)
 
@@ -42,7 +42,7 @@ def test_cli_passes_the_option_and_leaves_it_off_by_default(monkeypatch, tmp_pat
     assert main(["wakeword", "train", "--out", str(tmp_path / "a.pwm")]) == 0
     assert main(["wakeword", "train", "--festival-speech", "--out", str(tmp_path / "b.pwm")]) == 0
     assert [kw["festival_speech"] for kw in seen] == [False, True]
-    assert seen[0]["extra_speakers"] is False and seen[0]["aug"] == "mask"
+    assert seen[0]["extra_speakers"] is False and seen[0]["aug"] == "bandlimit"
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """`pocket wakeword train --festival-pitch / --festival-vocoded`: more speakers from
 festival's recorded voices (pitch moved in festival; clips made again through a
-vocoder), off by default so the default command still makes the committed model."""
+vocoder), on by default: the committed model's recipe."""
 
 import numpy as np
 import pytest
@@ -98,18 +98,22 @@ def _parts_asked(monkeypatch, tmp_path, **kw):
     return set(asked[0])
 
 
-def test_the_voice_sets_are_made_only_when_asked(monkeypatch, tmp_path):
+def test_the_voice_sets_are_made_unless_turned_off(monkeypatch, tmp_path):
     default = _parts_asked(monkeypatch, tmp_path)
-    assert not default & set(corpus.P_PARTS + corpus.V_PARTS)
-    assert _parts_asked(monkeypatch, tmp_path, festival_pitch=True) == default | set(corpus.P_PARTS)
+    assert set(corpus.P_PARTS + corpus.V_PARTS) <= default  # the committed model's recipe
+    without = _parts_asked(monkeypatch, tmp_path, festival_pitch=False, festival_vocoded=False)
+    assert without == default - set(corpus.P_PARTS + corpus.V_PARTS)
+    assert _parts_asked(monkeypatch, tmp_path, festival_vocoded=False) == without | set(corpus.P_PARTS)
     # the vocoded set is made from the pitch set's clips as well
-    assert _parts_asked(monkeypatch, tmp_path, festival_vocoded=True) == default | set(corpus.P_PARTS + corpus.V_PARTS)
+    assert _parts_asked(monkeypatch, tmp_path, festival_pitch=False) == default
 
 
-def test_cli_passes_the_options_and_leaves_them_off_by_default(monkeypatch, tmp_path):
+def test_cli_passes_the_options_on_by_default(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(train, "train", lambda *a, **kw: seen.append(kw))
     monkeypatch.setenv("POCKET_WAKEWORD_CACHE", str(tmp_path / "cache"))
     assert main(["wakeword", "train", "--out", str(tmp_path / "a.pwm")]) == 0
-    assert main(["wakeword", "train", "--festival-pitch", "--festival-vocoded", "--out", str(tmp_path / "b.pwm")]) == 0
-    assert [(kw["festival_pitch"], kw["festival_vocoded"]) for kw in seen] == [(False, False), (True, True)]
+    assert main(["wakeword", "train", "--no-festival-pitch", "--no-festival-vocoded", "--aug", "mask",
+                 "--out", str(tmp_path / "b.pwm")]) == 0
+    assert [(kw["festival_pitch"], kw["festival_vocoded"], kw["aug"]) for kw in seen] == [
+        (True, True, "bandlimit"), (False, False, "mask")]

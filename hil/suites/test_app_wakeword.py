@@ -16,12 +16,15 @@ import pytest
 
 pytestmark = [pytest.mark.hil, pytest.mark.hil_full, pytest.mark.needs("audio_in")]
 
-# Measured through both twins (bench/hil.py --wakeword; 2026-11-22): the 42 positives woke
-# pico2w 21 and 19 times in two runs, esp32s3-devkitc 20; the same clip can go either way
-# from run to run (where it falls against the board's frames), a spread of 2. The floor is
-# the lowest count less that spread. The 30 negatives woke neither board; 3 of the 20
-# confusables woke esp32s3-devkitc (docs/wakeword.md: 11 % of held-out confusables fire).
-POSITIVES_FLOOR = 17
+# Measured through both twins (bench/hil.py --wakeword) with the model of 2026-11-23 at the
+# boards' threshold 0.95: the 42 positives woke esp32s3-devkitc 17 times and pico2w 18 (the
+# model before woke them 19-23 times: on these 42 clean clips at one level the new model is
+# not better, while on the 340 held-out positives in noise it is; docs/wakeword.md). The same
+# clip can go either way from run to run (where it falls against the board's frames), a spread
+# of 2 seen over earlier runs; the floor is the lowest count less that spread. The 30 negatives
+# woke neither board; 3 of the 20 confusables woke each (docs/wakeword.md: 14 % of held-out
+# confusables fire at 0.95).
+POSITIVES_FLOOR = 15
 CONFUSABLES_CEILING = 5
 
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")  # models/wakeword/synth.py FLITE_EVAL

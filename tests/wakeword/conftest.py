@@ -58,3 +58,23 @@ def random_model(corpus_pcm):
 @pytest.fixture(scope="session")
 def pocket_model():
     return qmodel.load(MODELS / "hey_pocket.pwm")
+
+
+class _Stop(Exception):
+    pass
+
+
+def parts_asked(monkeypatch, tmp_path, **kw):
+    """The parts train.train() asks corpus.build() for with these options (stopped there)."""
+    from pocket_agent.models.wakeword import corpus, train
+
+    asked = []
+
+    def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
+        asked.append(list(parts))
+        raise _Stop
+
+    monkeypatch.setattr(corpus, "build", build)
+    with pytest.raises(_Stop):
+        train.train("hey pocket", tmp_path / "m.pwm", tmp_path / "cache", **kw)
+    return set(asked[0])

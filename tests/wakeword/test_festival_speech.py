@@ -9,29 +9,14 @@ import pytest
 from pocket_agent.cli import main
 from pocket_agent.models.wakeword import corpus, synth, texts, train
 
-
-class _Stop(Exception):
-    pass
-
-
-def _parts_asked(monkeypatch, tmp_path, **kw):
-    asked = []
-
-    def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
-        asked.append(list(parts))
-        raise _Stop
-
-    monkeypatch.setattr(corpus, "build", build)
-    with pytest.raises(_Stop):
-        train.train("hey pocket", tmp_path / "m.pwm", tmp_path / "cache", **kw)
-    return asked[0]
+from .conftest import parts_asked
 
 
 def test_the_extra_festival_set_is_synthesized_only_when_asked(monkeypatch, tmp_path):
-    default = _parts_asked(monkeypatch, tmp_path)
+    default = parts_asked(monkeypatch, tmp_path)
     assert not set(corpus.F_PARTS) & set(default)
     assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS)
-    asked = _parts_asked(monkeypatch, tmp_path, festival_speech=True)
+    asked = parts_asked(monkeypatch, tmp_path, festival_speech=True)
     assert set(asked) == set(default) | set(corpus.F_PARTS)
 
 

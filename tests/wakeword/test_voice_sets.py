@@ -3,11 +3,12 @@ festival's recorded voices (pitch moved in festival; clips made again through a
 vocoder), on by default: the committed model's recipe."""
 
 import numpy as np
-import pytest
 
 from pocket_agent.cli import main
 from pocket_agent.models.wakeword import corpus, synth, train, vocode
 from pocket_agent.models.wakeword.audio import clips_load, clips_save, to_int16
+
+from .conftest import parts_asked
 
 
 def _pitch(x):
@@ -81,31 +82,14 @@ def test_pitch_set_is_training_diphone_voices_seeded(tmp_path, monkeypatch):
     assert all(0.6 <= k <= 1.7 for _, _, k in metas[0])
 
 
-class _Stop(Exception):
-    pass
-
-
-def _parts_asked(monkeypatch, tmp_path, **kw):
-    asked = []
-
-    def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
-        asked.append(list(parts))
-        raise _Stop
-
-    monkeypatch.setattr(corpus, "build", build)
-    with pytest.raises(_Stop):
-        train.train("hey pocket", tmp_path / "m.pwm", tmp_path / "cache", **kw)
-    return set(asked[0])
-
-
 def test_the_voice_sets_are_made_unless_turned_off(monkeypatch, tmp_path):
-    default = _parts_asked(monkeypatch, tmp_path)
+    default = parts_asked(monkeypatch, tmp_path)
     assert set(corpus.P_PARTS + corpus.V_PARTS) <= default  # the committed model's recipe
-    without = _parts_asked(monkeypatch, tmp_path, festival_pitch=False, festival_vocoded=False)
+    without = parts_asked(monkeypatch, tmp_path, festival_pitch=False, festival_vocoded=False)
     assert without == default - set(corpus.P_PARTS + corpus.V_PARTS)
-    assert _parts_asked(monkeypatch, tmp_path, festival_vocoded=False) == without | set(corpus.P_PARTS)
+    assert parts_asked(monkeypatch, tmp_path, festival_vocoded=False) == without | set(corpus.P_PARTS)
     # the vocoded set is made from the pitch set's clips as well
-    assert _parts_asked(monkeypatch, tmp_path, festival_pitch=False) == default
+    assert parts_asked(monkeypatch, tmp_path, festival_pitch=False) == default
 
 
 def test_cli_passes_the_options_on_by_default(monkeypatch, tmp_path):

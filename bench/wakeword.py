@@ -22,6 +22,7 @@ rooms training never hears, at 10, 15, 20 dB SNR or clean.
 import argparse
 import statistics
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -334,7 +335,7 @@ def voice_report(qm):
     """Per held-out voice at the model's own threshold: how many phrases fire, how
     high the best smoothed sum near the phrase end gets (10th/50th/90th percentile,
     as a share of the bar: 1.0 fires), and how many fire with the segment low-passed
-    at 4 kHz (flite's kal voice is 8 kHz audio)."""
+    at 4 kHz (flite's kal voice is 8 kHz audio). Then who says the phrase in training."""
     print(f"== held-out voices of {qm.phrase!r} at the model's threshold {qm.threshold:.4f} "
           f"(smoothing {qm.smooth} frames)")
     data = heldout.build(qm.phrase, commands.cache_root())
@@ -343,12 +344,7 @@ def voice_report(qm):
     ends = list(data["pos_end"])
 
     def peaks(segments):
-        out = []
-        for x, e in zip(segments, ends):
-            s = evaluate.smoothed(qm, qmodel.forward(qm, frontend.features(x)))
-            ef = evaluate.end_frame(e)
-            out.append(s[max(0, ef - evaluate.EARLY):ef + evaluate.LATE].max() / bar)
-        return np.array(out)
+        return evaluate.score(qm, [frontend.features(x) for x in segments], ends, []).pos_peak / bar
 
     full = peaks(data["pos"])
     low = peaks([_low_passed(x) for x in data["pos"]])
@@ -358,6 +354,15 @@ def voice_report(qm):
         p10, p50, p90 = np.percentile(full[k], [10, 50, 90])
         print(f"  {v}: {np.sum(full[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f}); "
               f"low-passed at 4 kHz {np.sum(low[k] >= 1)}")
+    print("  the phrase in training (engine, and festival's voices):")
+    for part in ("pos_train", *corpus.P_PARTS[:1], *corpus.V_PARTS[:1]):
+        if not (corpus.cache_dir(qm.phrase, commands.cache_root()) / f"{part}.npz").exists():
+            continue  # a set no training of this phrase made
+        said = _voices(qm.phrase, part)
+        engines = Counter(v.split()[0] for v in said)
+        festival = Counter(v.split()[1] for v in said if v.startswith("festival"))
+        print(f"    {part}: {len(said)} clips; " + ", ".join(f"{e} {n}" for e, n in sorted(engines.items()))
+              + "; festival: " + ", ".join(f"{v} {n}" for v, n in sorted(festival.items())))
 
 
 def delay_report(qm):

@@ -75,11 +75,10 @@ def festival(voice, items, timeout=1800, resume=False):
     models, which were made without it.)"""
     need("festival", "festival")
     with tempfile.TemporaryDirectory() as tmp:
+        head = [f"(voice_{voice})"] + ([_SYNTH_F0] if any(len(it) > 2 for it in items) else [])
         first = 0
         while first < len(items):
-            lines = [f"(voice_{voice})"]
-            if any(len(it) > 2 for it in items):
-                lines.append(_SYNTH_F0)
+            lines = list(head)
             for i in range(first, len(items)):
                 text, stretch, *f0 = items[i]
                 lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")

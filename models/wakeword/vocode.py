@@ -5,8 +5,9 @@ What changes, drawn per clip: the pitch (a new median of 80-280 Hz, without
 changing the tempo), the vocal tract length (the envelope's frequency axis warped
 0.88-1.08x for a voice below 150 Hz, 1.05-1.25x above: men's, women's and
 children's voices from one speaker), and the envelope's detail (smoothed across
-frequency and time, as statistical voices smooth it). The result also carries a vocoder's sound, which the held-out engines
-(flite's statistical voices, festival's HTS voice) have and espeak-ng has not.
+frequency and time, as statistical voices smooth it). The result also carries a
+vocoder's sound, which the held-out engines (flite's statistical voices,
+festival's HTS voice) have and espeak-ng has not.
 """
 
 import importlib.util

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import synth, texts, vocode
+from . import stamp, synth, texts, vocode
 from .audio import clips_load, clips_save, to_int16
 
 TRAIN_LANGS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
@@ -81,7 +81,8 @@ def slug(phrase):
 
 
 def cache_dir(phrase, root):
-    return Path(root) / slug(phrase)
+    """The phrase's cache directory, emptied first if other code made its data (stamp.py)."""
+    return stamp.refresh(Path(root) / slug(phrase))
 
 
 def _lang_key(lang):
@@ -263,9 +264,12 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
     }
     # Other speech for evaluation does not depend on the phrase unless a sentence
     # had to be dropped for it: such sets are shared between phrases by content.
-    shared = Path(root) / "shared" / f"eval_speech_{_digest(eval_speech)}.npz"
-    if not (out / "eval_speech.npz").exists() and shared.exists():
-        (out / "eval_speech.npz").symlink_to(shared)
+    shared = stamp.refresh(Path(root) / "shared") / f"eval_speech_{_digest(eval_speech)}.npz"
+    link = out / "eval_speech.npz"
+    if link.is_symlink() and not link.exists():  # its shared file was made again or removed
+        link.unlink()
+    if not link.exists() and shared.exists():
+        link.symlink_to(shared)
     todo = [k for k in sets if (parts is None or k in parts) and not (out / f"{k}.npz").exists()]
     task = progress.add_task("synthesizing speech", total=len(todo)) if progress else None
     for name in todo:

@@ -117,8 +117,13 @@ def main(argv=None):
                     help="only the detection delay: per voice, and detection rules tried against its tail")
     ap.add_argument("--voices", action="store_true",
                     help="only per held-out voice: how far below the bar its phrases stay, and with 4 kHz")
+    ap.add_argument("--ensemble", nargs="+", metavar="PATH",
+                    help="only held-out FRR with these models' logits averaged (how much is one run's luck)")
     args = ap.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
+    if args.ensemble:
+        ensemble_report(args.ensemble)
+        return 0
     if args.voices:
         for name in models or ("hey_pocket",):
             voice_report(qmodel.load(models.get(name) or commands.model_path(name)))
@@ -354,6 +359,28 @@ def voice_report(qm):
         p10, p50, p90 = np.percentile(full[k], [10, 50, 90])
         print(f"  {v}: {np.sum(full[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f}); "
               f"low-passed at 4 kHz {np.sum(low[k] >= 1)}")
+    vlog, vends, vvoices = _valid_segments(qm)
+    vvoices = np.array(["espeak-ng (all voices)" if v.startswith("espeak") else v for v in vvoices])
+    vpeak = np.array([evaluate.smoothed(qm, lg)[max(0, evaluate.end_frame(e) - evaluate.EARLY):
+                                                 evaluate.end_frame(e) + evaluate.LATE].max() for lg, e in zip(vlog, vends)]) / bar
+    print("  for comparison, validation voices (training never used them; 4 s segments, training's noises):")
+    for v in sorted(set(vvoices.tolist())):
+        k = vvoices == v
+        p10, p50, p90 = np.percentile(vpeak[k], [10, 50, 90])
+        print(f"    {v}: {np.sum(vpeak[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f})")
+    print("  how fast the spectrum moves in the clean phrases (mean change of a feature from one "
+          "frame to the next, 0.375 dB units, frames within 6 dB of the loudest):")
+    sets = [("held-out", "eval_pos")] + [(part, part) for part in ("pos_train", *corpus.V_PARTS[:1])]
+    for label, part in sets:
+        if not (corpus.cache_dir(qm.phrase, commands.cache_root()) / f"{part}.npz").exists():
+            continue
+        clips, meta = corpus.load(qm.phrase, commands.cache_root(), part)
+        names = np.array(["espeak-ng" if m["engine"] == "espeak-ng" else f"{m['engine']} {m['voice']}" for m in meta])
+        row = []
+        for v in sorted(set(names.tolist())):
+            idx = np.flatnonzero(names == v)[:60]
+            row.append(f"{v} {_motion([clips[i] for i in idx]):.1f}")
+        print(f"    {label}: " + ", ".join(row))
     print("  the phrase in training (engine, and festival's voices):")
     for part in ("pos_train", *corpus.P_PARTS[:1], *corpus.V_PARTS[:1]):
         if not (corpus.cache_dir(qm.phrase, commands.cache_root()) / f"{part}.npz").exists():
@@ -363,6 +390,45 @@ def voice_report(qm):
         festival = Counter(v.split()[1] for v in said if v.startswith("festival"))
         print(f"    {part}: {len(said)} clips; " + ", ".join(f"{e} {n}" for e, n in sorted(engines.items()))
               + "; festival: " + ", ".join(f"{v} {n}" for v, n in sorted(festival.items())))
+
+
+def ensemble_report(paths):
+    """Held-out FRR with the logits of several models averaged frame by frame (the
+    first model's smoothing and phrase). No board runs this: it measures how much of
+    the gap is one training run's luck, which averaging runs takes out."""
+    qms = [qmodel.load(p) for p in paths]
+    qm = qms[0]
+    root = commands.cache_root()
+    data, fresh = heldout.build(qm.phrase, root), heldout.build_fresh(qm.phrase, root)
+
+    def mean_logits(i, f):
+        return np.rint(np.mean([qmodel.forward(m, f) for m in qms], axis=0)).astype(np.int64)
+
+    neg = [frontend.features(x) for x, k in zip(data["neg"], data["neg_kind"]) if k == "speech"]
+    sc = evaluate.score(qm, [frontend.features(x) for x in data["pos"]], list(data["pos_end"]), neg, mean_logits)
+    bsc = evaluate.score(qm, [frontend.features(x) for x in fresh["pos"]], list(fresh["pos_end"]), [], mean_logits)
+    rows = evaluate.curve(qm, sc)
+    print(f"== {len(qms)} models' logits averaged: {', '.join(str(p) for p in paths)}")
+    for fa in (1.0, 0.5, 0.1):
+        frr, row = evaluate.frr_at(rows, fa)
+        if row is None:
+            print(f"  FRR at <= {fa:g} FA/h: no threshold gets there")
+            continue
+        b = float(np.mean(bsc.pos_peak < qmodel.threshold_sum(qm, row[0])))
+        print(f"  FRR at <= {fa:g} FA/h: {frr:.1%} (threshold {row[0]:.4f}, {row[2]} FA); split B {b:.1%}")
+
+
+def _motion(clips):
+    """Mean absolute change of the features from frame to frame over the loud frames."""
+    out = []
+    for c in clips:
+        f = frontend.features(c).astype(np.float64)
+        if len(f) < 5:
+            continue
+        e = f.mean(axis=1)
+        loud = e > e.max() - 16  # 6 dB in 0.375 dB units
+        out.append(np.abs(np.diff(f, axis=0))[loud[1:]].mean())
+    return float(np.mean(out)) if out else float("nan")
 
 
 def delay_report(qm):

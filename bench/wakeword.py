@@ -340,7 +340,9 @@ def voice_report(qm):
     """Per held-out voice at the model's own threshold: how many phrases fire, how
     high the best smoothed sum near the phrase end gets (10th/50th/90th percentile,
     as a share of the bar: 1.0 fires), and how many fire with the segment low-passed
-    at 4 kHz (flite's kal voice is 8 kHz audio). Then who says the phrase in training."""
+    at 4 kHz (flite's kal voice is 8 kHz audio). Then the validation voices the same way,
+    which clean evaluation speech clips fire, how fast each voice's spectrum moves, and
+    who says the phrase in training."""
     print(f"== held-out voices of {qm.phrase!r} at the model's threshold {qm.threshold:.4f} "
           f"(smoothing {qm.smooth} frames)")
     data = heldout.build(qm.phrase, commands.cache_root())
@@ -368,6 +370,11 @@ def voice_report(qm):
         k = vvoices == v
         p10, p50, p90 = np.percentile(vpeak[k], [10, 50, 90])
         print(f"    {v}: {np.sum(vpeak[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f})")
+    clips, meta = corpus.load(qm.phrase, commands.cache_root(), "eval_speech")
+    fired = Counter(f"{m['engine']} {m['voice']}" for c, m in zip(clips, meta)
+                    if len(c) > 16000 and evaluate.smoothed(qm, qmodel.forward(qm, frontend.features(c))).max() >= bar)
+    print(f"  clean evaluation speech (no phrase; {len(clips)} clips of a few sentences): {sum(fired.values())} fire"
+          + (": " + ", ".join(f"{v} {n}" for v, n in sorted(fired.items())) if fired else ""))
     print("  how fast the spectrum moves in the clean phrases (mean change of a feature from one "
           "frame to the next, 0.375 dB units, frames within 6 dB of the loudest):")
     sets = [("held-out", "eval_pos")] + [(part, part) for part in ("pos_train", *corpus.V_PARTS[:1])]

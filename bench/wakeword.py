@@ -363,8 +363,7 @@ def voice_report(qm):
               f"low-passed at 4 kHz {np.sum(low[k] >= 1)}")
     vlog, vends, vvoices = _valid_segments(qm)
     vvoices = np.array(["espeak-ng (all voices)" if v.startswith("espeak") else v for v in vvoices])
-    vpeak = np.array([evaluate.smoothed(qm, lg)[max(0, evaluate.end_frame(e) - evaluate.EARLY):
-                                                 evaluate.end_frame(e) + evaluate.LATE].max() for lg, e in zip(vlog, vends)]) / bar
+    vpeak = evaluate.score(qm, vlog, vends, [], lambda i, logits: logits).pos_peak / bar
     print("  for comparison, validation voices (training never used them; 4 s segments, training's noises):")
     for v in sorted(set(vvoices.tolist())):
         k = vvoices == v

@@ -9,6 +9,7 @@ removed and made again on demand.
 """
 
 import ast
+import hashlib
 from pathlib import Path
 
 # The modules whose code decides what the cached files contain.
@@ -31,8 +32,6 @@ def _strip_docstrings(tree):
 def digest(sources):
     """Digest of {module name: source text}: the same for edits to comments and
     docstrings, different for any change to the code."""
-    import hashlib
-
     h = hashlib.sha256()
     for name in sorted(sources):
         tree = _strip_docstrings(ast.parse(sources[name]))

@@ -41,7 +41,7 @@ def test_positives_sit_in_their_segments_and_read_back_the_same(cache):
         assert x.dtype == np.int16 and len(x) >= heldout.SEGMENT
         assert 0.8 * RATE < end < len(x) - RATE  # the phrase ends inside, with a second after it
         assert snr in (-1.0, 10.0, 15.0, 20.0)
-        assert _rms(x[end - RATE // 3:end]) > 2 * _rms(x[:RATE // 2])  # the phrase, then quieter lead-in
+        assert _rms(x[end - RATE // 3:end]) > 2 * _rms(x[:RATE // 2])  # the phrase stands out of its lead-in
     assert list(out["neg_kind"]) == ["speech", "confusable"]  # 5 sentences in one stream, 2 confusables in one
     again = heldout.build("hey pocket", cache)
     for a, b in zip(out["pos"] + out["neg"], again["pos"] + again["neg"]):

@@ -7,8 +7,10 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
                                                   # quality of those files only (before/after)
     .venv/bin/python bench/wakeword.py --delay    # where late detections come from, and
                                                   # detection rules tried against them
-    .venv/bin/python bench/wakeword.py --voices   # per held-out voice: how far below the bar
-                                                  # its phrases stay, and with 4 kHz of bandwidth
+    .venv/bin/python bench/wakeword.py --voices   # per held-out and validation voice: how far
+                                                  # below the bar its phrases stay, with 4 kHz of
+                                                  # bandwidth, and how fast its spectrum moves
+    .venv/bin/python bench/wakeword.py --ensemble A.pwm B.pwm   # held-out FRR, logits averaged
 
 Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
 declared before any model was scored on it) it prints the same FRR figures.
@@ -116,7 +118,8 @@ def main(argv=None):
     ap.add_argument("--delay", action="store_true",
                     help="only the detection delay: per voice, and detection rules tried against its tail")
     ap.add_argument("--voices", action="store_true",
-                    help="only per held-out voice: how far below the bar its phrases stay, and with 4 kHz")
+                    help="only per held-out and validation voice: how far below the bar its phrases stay, "
+                         "with 4 kHz of bandwidth, and how fast its spectrum moves")
     ap.add_argument("--ensemble", nargs="+", metavar="PATH",
                     help="only held-out FRR with these models' logits averaged (how much is one run's luck)")
     args = ap.parse_args(argv)
@@ -329,6 +332,10 @@ def _voice_delays(qm, logits, ends, voices, group_espeak=False):
     return out
 
 
+def _cached(phrase, part):
+    return (corpus.cache_dir(phrase, commands.cache_root()) / f"{part}.npz").exists()
+
+
 def _low_passed(x, cutoff_hz=4000):
     """The segment as a voice or microphone with no energy above cutoff_hz gives it."""
     spec = np.fft.rfft(x.astype(np.float64))
@@ -353,22 +360,22 @@ def voice_report(qm):
     def peaks(segments):
         return evaluate.score(qm, [frontend.features(x) for x in segments], ends, []).pos_peak / bar
 
+    def fire_lines(voices, peaks, indent, extra=lambda k: ""):
+        for v in sorted(set(voices.tolist())):
+            k = voices == v
+            p10, p50, p90 = np.percentile(peaks[k], [10, 50, 90])
+            print(f"{indent}{v}: {np.sum(peaks[k] >= 1)} of {k.sum()} fire "
+                  f"(peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f}){extra(k)}")
+
     full = peaks(data["pos"])
     low = peaks([_low_passed(x) for x in data["pos"]])
     print(f"  all: {np.sum(full >= 1)} of {len(full)} fire; low-passed at 4 kHz {np.sum(low >= 1)}")
-    for v in sorted(set(voices.tolist())):
-        k = voices == v
-        p10, p50, p90 = np.percentile(full[k], [10, 50, 90])
-        print(f"  {v}: {np.sum(full[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f}); "
-              f"low-passed at 4 kHz {np.sum(low[k] >= 1)}")
+    fire_lines(voices, full, "  ", lambda k: f"; low-passed at 4 kHz {np.sum(low[k] >= 1)}")
     vlog, vends, vvoices = _valid_segments(qm)
     vvoices = np.array(["espeak-ng (all voices)" if v.startswith("espeak") else v for v in vvoices])
     vpeak = evaluate.score(qm, vlog, vends, [], lambda i, logits: logits).pos_peak / bar
     print("  for comparison, validation voices (training never used them; 4 s segments, training's noises):")
-    for v in sorted(set(vvoices.tolist())):
-        k = vvoices == v
-        p10, p50, p90 = np.percentile(vpeak[k], [10, 50, 90])
-        print(f"    {v}: {np.sum(vpeak[k] >= 1)} of {k.sum()} fire (peak / bar {p10:.2f} / {p50:.2f} / {p90:.2f})")
+    fire_lines(vvoices, vpeak, "    ")
     clips, meta = corpus.load(qm.phrase, commands.cache_root(), "eval_speech")
     fired = Counter(f"{m['engine']} {m['voice']}" for c, m in zip(clips, meta)
                     if len(c) > 16000 and evaluate.smoothed(qm, qmodel.forward(qm, frontend.features(c))).max() >= bar)
@@ -378,7 +385,7 @@ def voice_report(qm):
           "frame to the next, 0.375 dB units, frames within 6 dB of the loudest):")
     sets = [("held-out", "eval_pos")] + [(part, part) for part in ("pos_train", *corpus.V_PARTS[:1])]
     for label, part in sets:
-        if not (corpus.cache_dir(qm.phrase, commands.cache_root()) / f"{part}.npz").exists():
+        if not _cached(qm.phrase, part):
             continue
         clips, meta = corpus.load(qm.phrase, commands.cache_root(), part)
         names = np.array(["espeak-ng" if m["engine"] == "espeak-ng" else f"{m['engine']} {m['voice']}" for m in meta])
@@ -389,7 +396,7 @@ def voice_report(qm):
         print(f"    {label}: " + ", ".join(row))
     print("  the phrase in training (engine, and festival's voices):")
     for part in ("pos_train", *corpus.P_PARTS[:1], *corpus.V_PARTS[:1]):
-        if not (corpus.cache_dir(qm.phrase, commands.cache_root()) / f"{part}.npz").exists():
+        if not _cached(qm.phrase, part):
             continue  # a set no training of this phrase made
         said = _voices(qm.phrase, part)
         engines = Counter(v.split()[0] for v in said)
@@ -404,14 +411,12 @@ def ensemble_report(paths):
     the gap is one training run's luck, which averaging runs takes out."""
     qms = [qmodel.load(p) for p in paths]
     qm = qms[0]
-    root = commands.cache_root()
-    data, fresh = heldout.build(qm.phrase, root), heldout.build_fresh(qm.phrase, root)
 
     def mean_logits(i, f):
         return np.rint(np.mean([qmodel.forward(m, f) for m in qms], axis=0)).astype(np.int64)
 
-    neg = [frontend.features(x) for x, k in zip(data["neg"], data["neg_kind"]) if k == "speech"]
-    sc = evaluate.score(qm, [frontend.features(x) for x in data["pos"]], list(data["pos_end"]), neg, mean_logits)
+    _, sc = commands.heldout_scores(qm, qm.phrase, logits_of=mean_logits)
+    fresh = heldout.build_fresh(qm.phrase, commands.cache_root())
     bsc = evaluate.score(qm, [frontend.features(x) for x in fresh["pos"]], list(fresh["pos_end"]), [], mean_logits)
     rows = evaluate.curve(qm, sc)
     print(f"== {len(qms)} models' logits averaged: {', '.join(str(p) for p in paths)}")

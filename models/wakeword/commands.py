@@ -53,20 +53,23 @@ def detect_files(files, model=None, threshold=None):
     return results
 
 
-def heldout_scores(qm, phrase, root=None):
+def heldout_scores(qm, phrase, root=None, logits_of=None):
     """Scores of a model on the held-out audio of `phrase` (built on first use).
 
     False accepts per hour come from the streams of other speech; the streams
-    of confusable phrases are scored apart (conf_sums), as a share of them."""
+    of confusable phrases are scored apart (conf_sums), as a share of them.
+    logits_of(index, features): the logits in place of qm's own (evaluate.score)."""
     from . import evaluate, frontend, heldout
 
+    logits_of = logits_of or (lambda i, f: qmodel_forward(qm, f))
     data = heldout.build(phrase, root or cache_root())
     kinds = list(data["neg_kind"])
     pos = [frontend.features(x) for x in data["pos"]]
     speech = [frontend.features(x) for x, k in zip(data["neg"], kinds) if k == "speech"]
-    sc = evaluate.score(qm, pos, list(data["pos_end"]), speech)
-    sc.conf_sums = [evaluate.smoothed(qm, qmodel_forward(qm, frontend.features(x)))
-                    for x, k in zip(data["neg"], kinds) if k == "confusable"]
+    sc = evaluate.score(qm, pos, list(data["pos_end"]), speech, logits_of)
+    first = len(pos) + len(speech)
+    conf = [x for x, k in zip(data["neg"], kinds) if k == "confusable"]
+    sc.conf_sums = [evaluate.smoothed(qm, logits_of(first + j, frontend.features(x))) for j, x in enumerate(conf)]
     sc.n_conf = confusable_count(phrase, root)
     return data, sc
 

@@ -49,9 +49,12 @@ def test_positives_sit_in_their_segments_and_read_back_the_same(cache):
     assert np.array_equal(out["pos_end"], again["pos_end"])
 
 
-def test_split_b_is_built_apart_with_its_own_draws(cache):
-    main = heldout.build("hey pocket", cache)
+def test_split_b_is_built_apart_and_reads_back_the_same(cache):
     fresh = heldout.build_fresh("hey pocket", cache)
     assert len(fresh["pos"]) == 2 and (corpus.cache_dir("hey pocket", cache) / "heldout_b.npz").exists()
-    assert all(len(x) >= heldout.SEGMENT for x in fresh["pos"])
-    assert not np.array_equal(fresh["pos"][0][:RATE], main["pos"][0][:RATE])
+    assert not (corpus.cache_dir("hey pocket", cache) / "heldout.npz").exists()  # the main set is not made
+    for x, end in zip(fresh["pos"], fresh["pos_end"]):
+        assert len(x) >= heldout.SEGMENT and 0.8 * RATE < end < len(x) - RATE
+        assert _rms(x[end - RATE // 3:end]) > 2 * _rms(x[:RATE // 2])
+    again = heldout.build_fresh("hey pocket", cache)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh["pos"], again["pos"]))

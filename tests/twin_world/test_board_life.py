@@ -3,14 +3,18 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from pocket_agent.boards import catalog
 from pocket_agent.errors import PocketError
 
+from .. import mpy
 from .conftest import mpremote
 
 
@@ -146,3 +150,42 @@ def test_parts_keep_running_through_an_mcu_reset_but_not_a_power_cut(start_twin)
     twin.control("power_cut")
     twin.wait_port(boots=boots)
     assert sum(map(sum, twin.world.display_pixels())) == 0  # the OLED powers up off
+
+
+def test_a_vm_asking_for_an_event_as_it_boots_gets_it_from_a_late_world(monkeypatch):
+    # Under load the world's thread for the VM's event channel can start after the VM has
+    # connected (the listen backlog accepts for it) and already asked for an event, as a
+    # non-blocking I2S write in the first lines of code does: that event must not be lost.
+    from pocket_agent.tools.twin import vm
+    from pocket_agent.tools.twin.world import server
+    from pocket_agent.tools.twin.world.model import World
+
+    def late_events(world, sock, on_time=server.serve_events):
+        time.sleep(0.3)
+        on_time(world, sock)
+
+    monkeypatch.setattr(server, "serve_events", late_events)
+    world = World(catalog.load("pico2w"))
+    name = f"pocket-test-late-world-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX) as srv:
+        srv.bind("\0" + name)
+        srv.listen()
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                threading.Thread(target=server.serve, args=(world, conn), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        out = mpy.run(f"""import time, rom_world
+rom_world.start({name!r})
+rom_world.wake()
+t0 = time.ticks_ms()
+while not rom_world.woken[0] and time.ticks_diff(time.ticks_ms(), t0) < 2000:
+    time.sleep_ms(5)
+print(rom_world.woken[0])
+""", path=(vm.ROM_DIR,), timeout=20)
+    assert out == "1\n"

@@ -27,6 +27,7 @@ WAKE = const(29)
 ST_NACK_ADDR = const(1)
 _EV_PIN = const(1)
 _EV_TIMER = const(2)
+_EV_READY = const(4)
 
 _addr = None
 _hello = None  # b"bus SESSION\n": SESSION names this VM's boot to the world
@@ -57,7 +58,14 @@ def start(name):
     _addr = b"\x01\x00\x00" + name.encode()  # sockaddr_un, abstract namespace
     _hello = b"bus " + "".join("%02x" % b for b in os.urandom(6)).encode() + b"\n"
     _conns.append(connect(_hello))
-    _thread.start_new_thread(_irq_loop, (connect(b"events\n"),))
+    ev = connect(b"events\n")
+    # The world drops events until it has taken this channel on (under load, well
+    # after connect() returns): an I2S wake or a timer set up by the first lines
+    # of code would be lost. It says so with EV_READY.
+    got = ev.read(4)
+    if not got or got[0] != _EV_READY:
+        raise OSError(5)  # no world: the supervisor ends this VM
+    _thread.start_new_thread(_irq_loop, (ev,))
 
 
 def send(op, a=0, b=0, c=0, data=None):

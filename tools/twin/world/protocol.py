@@ -2,7 +2,8 @@
 
 Each VM connection starts with one text line naming its channel:
     bus SESSION\\n    requests from the VM's main thread, answered in order; SESSION names the VM's boot
-    events\\n         the world pushes 4-byte events (pin edges, timers) to the VM's IRQ thread
+    events\\n         the world pushes 4-byte events (pin edges, timers) to the VM's IRQ thread;
+                    the first is EV_READY, once the world will deliver to this channel
     i2s {json}\\n     one I2S stream: RX samples flow to the VM, TX samples from it
     control\\n        JSON lines from the supervisor (world control)
 
@@ -51,6 +52,7 @@ EDGE_FALLING = 2
 EV_PIN = 1  # a=pin, b=edge (EDGE_*), c=level after the edge
 EV_TIMER = 2  # a=slot
 EV_WAKE = 3
+EV_READY = 4  # first on the events channel: events from now on reach the VM
 
 # Pins on the wire are one byte; names map to numbers above the GPIOs.
 PIN_NAMES = {"LED": 64, "WL_GPIO0": 64, "WL_GPIO1": 65, "WL_GPIO2": 66}

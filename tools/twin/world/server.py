@@ -62,8 +62,16 @@ def serve_bus(world, sock, session):
 
 
 def serve_events(world, sock):
+    # Until this runs the world drops events, though under load the VM's connect()
+    # may have returned well before (the listen backlog completes it). So the VM waits
+    # for EV_READY before it boots on; sent under the lock, it comes first.
     with world.events_lock:
         world.events = sock
+        try:
+            sock.sendall(bytes((P.EV_READY, 0, 0, 0)))
+        except OSError:
+            world.events = None
+            return
     try:
         while sock.recv(64):
             pass

@@ -442,6 +442,31 @@ amp.deinit()
     assert out.splitlines() == ["32000 True", "1 True"]
 
 
+def test_i2s_tx_write_calls_back_once_the_rest_fits_in_the_ports_dma(board_twin):
+    # The ports call back when the last bytes are in their DMA memory: ESP32, ibuf in IDF DMA
+    # buffers of 256 frames (15360 bytes here); RP2, a ring buffer of ibuf and a 256-byte DMA
+    # buffer. So a bigger ibuf calls back sooner: half a second before the end here.
+    spec = bus(board_twin, "tx")
+    dma = 15360 if board_twin.board.port == "esp32" else 16256
+    due = (32000 - dma) * 1000 // 32000
+    out = run(board_twin, f"""import time
+from machine import I2S, Pin
+amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
+          bits=16, format=I2S.STEREO, rate=8000, ibuf=16000)
+sent = []
+amp.irq(lambda a: sent.append(time.ticks_ms()))
+buf = bytearray(32000)
+t0 = time.ticks_ms()
+amp.write(buf)
+while not sent and time.ticks_diff(time.ticks_ms(), t0) < 3000:
+    time.sleep_ms(10)
+print(len(sent), time.ticks_diff(sent[0], t0) if sent else -1)
+amp.deinit()
+""")
+    n, ms = map(int, out.split())
+    assert n == 1 and due - 100 <= ms <= due + 400, (ms, due)
+
+
 def test_disable_irq_holds_interrupts_until_enabled(board_twin):
     pin = part(board_twin, "button2")["pin"]
     r = Running(board_twin, f"""import machine, time

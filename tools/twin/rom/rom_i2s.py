@@ -1,7 +1,10 @@
 # machine.I2S of the ESP32 and RP2 ports. Each instance is a stream socket
 # to the world, which clocks samples at the configured rate: RX samples arrive
 # as a DMA would fill the ring buffer, TX samples drain as the amplifier plays
-# them. The socket's buffer stands for `ibuf`.
+# them. The socket's buffer stands for `ibuf`. For TX the world also sends back
+# how many bytes have played (u32 LE, running total), so a non-blocking write
+# keeps no more in flight than the port's DMA buffers hold and calls back when
+# its last bytes are in them, as the ports do.
 import io
 import json
 import select
@@ -65,7 +68,14 @@ class I2S(io.IOBase):
         self._cb = None
         self._buf = None
         self._done = 0
-        self._events = select.POLLIN if self._rx else select.POLLOUT
+        self._events = select.POLLIN  # RX: samples; TX: the world's count of bytes played
+        self._sent = 0  # TX bytes written to the world, in every mode
+        self._played = 0
+        self._acks = bytearray(64)
+        if _port == "esp32":  # IDF DMA buffers of 256 frames, as many as fit in ibuf
+            self._dma = max(1, ibuf // (256 * self._frame)) * 256 * self._frame
+        else:  # the ring buffer, then the DMA buffer it feeds
+            self._dma = ibuf + 256
 
     def deinit(self):
         self._stop_transfer()
@@ -114,8 +124,12 @@ class I2S(io.IOBase):
             self._start_transfer(buf)
             return n
         if self._io == _ASYNCIO:
-            return self._sock.write(buf)
+            n = self._sock.write(buf)
+            if n:
+                self._sent += n
+            return n
         self._sock.write(buf)
+        self._sent += n
         return n
 
     def irq(self, handler):
@@ -153,15 +167,43 @@ class I2S(io.IOBase):
             _w.i2s_active[self._id + (0 if self._rx else 2)] = None
             self._buf = None
 
+    def _take_acks(self):
+        acks = self._acks
+        while True:
+            try:
+                n = self._sock.readinto(acks)
+            except OSError:
+                return
+            if not n:
+                return
+            if n % 4:  # the world sends whole records; finish a split one
+                self._sock.setblocking(True)
+                self._sock.readinto(memoryview(acks)[n:n + 4 - n % 4])
+                self._sock.setblocking(False)
+                n += 4 - n % 4
+            i = n - 4
+            self._played = acks[i] | acks[i + 1] << 8 | acks[i + 2] << 16 | acks[i + 3] << 24
+            if n < len(acks):
+                return
+
     def _service(self):
+        # From the IRQ thread: when the world's socket has samples (RX) or news of
+        # what has played (TX); TX also on its every other wake-up, for the first bytes.
         buf = self._buf
         if buf is None:
             return
+        n = None
         try:
             if self._rx:
                 n = self._sock.readinto(buf[self._done:])
             else:
-                n = self._sock.write(buf[self._done:])
+                self._take_acks()
+                room = self._dma - ((self._sent - self._played) & 0xFFFFFFFF)
+                room -= room % self._frame
+                if room > 0:
+                    n = self._sock.write(buf[self._done:self._done + room])
+                    if n:
+                        self._sent += n
         except OSError:
             n = None
         if n:

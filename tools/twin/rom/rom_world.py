@@ -165,6 +165,10 @@ def _irq_loop(ev):
                 if i2s is not None:
                     p.register(i2s._sock, i2s._events)
                 watched[i] = i2s
+            if i >= 2 and i2s is not None:
+                # TX: the world only answers audio in flight, so a transfer that
+                # starts with none (or with room left) writes on any wake-up
+                i2s._service()
 
 
 def schedule(fn, arg):

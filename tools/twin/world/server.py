@@ -163,11 +163,14 @@ def _stream_tx(world, sock, amp, rate, bits, stereo, chunk, frame):
     need = chunk * frame
     start, k = time.monotonic(), 0
     buf = bytearray()
+    taken = told = 0  # bytes of the board's audio played so far; the last total sent
     while True:
         start, k = _pace(world, start, k, chunk / rate)
         k += 1
         try:
-            sock.setblocking(not world.audio_speed)
+            # Unpaced, wait only while not one frame is here: the board keeps no more
+            # than its DMA's worth in flight, which may be less than two periods.
+            sock.setblocking(not world.audio_speed and len(buf) < frame)
             while len(buf) < 2 * need:  # the DMA holds two periods besides the ring buffer
                 try:
                     data = sock.recv(2 * need - len(buf))
@@ -176,12 +179,28 @@ def _stream_tx(world, sock, amp, rate, bits, stereo, chunk, frame):
                 if not data:
                     return
                 buf += data
+                sock.setblocking(False)
         except OSError:
             return
-        # What the board did not send in time plays as silence (the DMA underflows).
-        played = bytes(buf[:need]) + bytes(max(0, need - len(buf)))
-        del buf[:need]
-        if amp:
+        n = min(need, len(buf) - len(buf) % frame)  # whole frames: a split one waits for its rest
+        played = bytes(buf[:n])
+        del buf[:n]
+        if world.audio_speed:
+            played += bytes(need - n)  # what the board did not send in time plays as silence
+        taken += n
+        if taken != told:
+            # The board learns what has played, so that its write-done callbacks come when
+            # its last bytes are in the DMA buffers, as on a port (rom_i2s.py). A board
+            # that does not read these (blocking writes) leaves them queued until they
+            # stop; the latest total goes out once it reads them again.
+            try:
+                sock.send(struct.pack("<I", taken & 0xFFFFFFFF), socket.MSG_DONTWAIT)
+                told = taken
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+        if amp and played:
             amp.play(amp.decode(played, bits, stereo), rate)
 
 

@@ -57,6 +57,9 @@ def register(subparsers):
                    help="also train on festival's clips made again through a vocoder with other pitch and "
                         "vocal tract (default: on; the recipe before 23 Nov is --no-festival-pitch "
                         "--no-festival-vocoded --aug mask)")
+    t.add_argument("--festival-statistical", action="store_true",
+                   help="also train on festival's clips made again as a statistical voice would say them, "
+                        "positives and negatives alike (not yet the default: see docs/wakeword.md)")
     t.add_argument("--pick-smoothing", action="store_true",
                    help="pick the detector's smoothing window (1-8 frames) on the validation voices "
                         "instead of 3 frames")
@@ -96,5 +99,6 @@ def _train(args):
                 qat_steps=int(args.steps * 0.3), force=args.force, aug=args.aug,
                 extra_speakers=args.extra_speakers, festival_speech=args.festival_speech,
                 festival_pitch=args.festival_pitch, festival_vocoded=args.festival_vocoded,
+                festival_statistical=args.festival_statistical,
                 smoothing=None if args.pick_smoothing else 3)
     return 0

@@ -51,7 +51,8 @@ COUNTS = {  # clips per set; speech counts are engine calls of a few sentences e
 }
 TRAINING_PARTS = ["pos_train", "pos_valid", "conf_train", "conf_valid", "speech_train", "speech_valid",
                   "pos_train_x", "conf_train_x", "speech_train_x", "speech_train_f",
-                  "pos_train_p", "conf_train_p", "speech_train_p", "pos_train_v", "conf_train_v", "speech_train_v"]
+                  "pos_train_p", "conf_train_p", "speech_train_p", "pos_train_v", "conf_train_v", "speech_train_v",
+                  "pos_train_s", "conf_train_s", "speech_train_s"]
 X_PARTS = ["pos_train_x", "conf_train_x", "speech_train_x"]
 # More festival speech for the negatives (train --festival-speech): the training
 # festival voices reading other training sentences, so that a festival voice alone
@@ -68,6 +69,12 @@ P_PARTS = ["pos_train_p", "conf_train_p", "speech_train_p"]
 # all one formant synthesizer. The held-out voices are all recorded voices.
 V_PARTS = ["pos_train_v", "conf_train_v", "speech_train_v"]
 V_COPIES = {"pos_train_v": 3, "conf_train_v": 2, "speech_train_v": 1}
+# The same clips made again as a statistical voice would say them (vocode.statistical;
+# train --festival-statistical), positives, confusables and speech alike, so that a
+# smeared voice is no cue for the phrase: the held-out voices the model misses most
+# are statistical ones, and no training voice speaking English is.
+S_PARTS = ["pos_train_s", "conf_train_s", "speech_train_s"]
+S_COPIES = {"pos_train_s": 2, "conf_train_s": 2, "speech_train_s": 2}
 EVAL_STRETCH = [0.8, 0.9, 1.0, 1.1, 1.25]
 EVAL_F0 = [None, 95, 140]
 # A second, fresh held-out split of positives (declared before any model was
@@ -257,6 +264,9 @@ def build(phrase, root, *, seed=0, workers=2, progress=None, parts=None):
         "pos_train_v": lambda: _vocoded(out, ["pos_train", "pos_train_p"], "pos_train_v", seed, workers),
         "conf_train_v": lambda: _vocoded(out, ["conf_train", "conf_train_p"], "conf_train_v", seed, workers),
         "speech_train_v": lambda: _vocoded(out, ["speech_train", "speech_train_p"], "speech_train_v", seed, workers),
+        "pos_train_s": lambda: _statistical(out, ["pos_train", "pos_train_p"], "pos_train_s", seed, workers),
+        "conf_train_s": lambda: _statistical(out, ["conf_train", "conf_train_p"], "conf_train_s", seed, workers),
+        "speech_train_s": lambda: _statistical(out, ["speech_train", "speech_train_p"], "speech_train_s", seed, workers),
         "eval_pos": lambda: _eval_positives(phrase, workers),
         "eval_pos_b": lambda: _eval_positives(phrase, workers, fresh=True),
         "eval_conf": lambda: _eval_set([(t, s, None) for t in conf for s in (0.9, 1.1)], workers),
@@ -293,8 +303,15 @@ def _vocode_job(job):
     return to_int16(y), settings
 
 
-def _vocoded(out, sources, name, seed, workers):
-    """V_COPIES[name] vocoded copies of every festival clip in the source parts."""
+def _statistical_job(job):
+    clip, seed = job
+    y, settings = vocode.statistical(clip, np.random.default_rng(seed))
+    return to_int16(y), settings
+
+
+def _festival_copies(out, sources, name, seed, copies):
+    """[(clip, seed, its meta)]: `copies` of every festival clip in the source parts,
+    each with its own seed."""
     clips, meta = [], []
     for src in sources:
         c, m = clips_load(out / f"{src}.npz")
@@ -302,11 +319,24 @@ def _vocoded(out, sources, name, seed, workers):
         clips += [c[i] for i in keep]
         meta += [m[i] for i in keep]
     base = int.from_bytes(hashlib.sha256(f"{name}/{seed}".encode()).digest()[:4], "little")
-    jobs = [(c, base + 7 * i + k) for i, c in enumerate(clips) for k in range(V_COPIES[name])]
+    return [(c, base + 7 * i + k, m) for i, (c, m) in enumerate(zip(clips, meta)) for k in range(copies)]
+
+
+def _vocoded(out, sources, name, seed, workers):
+    """V_COPIES[name] vocoded copies of every festival clip in the source parts."""
+    jobs = _festival_copies(out, sources, name, seed, V_COPIES[name])
     with ProcessPoolExecutor(workers) as ex:
-        done = list(ex.map(_vocode_job, jobs, chunksize=8))
-    src_meta = [m for m in meta for _ in range(V_COPIES[name])]
-    return [y for y, _ in done], [dict(m, vocoded=v) for m, (_, v) in zip(src_meta, done)]
+        done = list(ex.map(_vocode_job, [j[:2] for j in jobs], chunksize=8))
+    return [y for y, _ in done], [dict(j[2], vocoded=v) for j, (_, v) in zip(jobs, done)]
+
+
+def _statistical(out, sources, name, seed, workers):
+    """S_COPIES[name] statistical-voice copies of every festival clip in the source
+    parts, longest first (so the workers finish together)."""
+    jobs = sorted(_festival_copies(out, sources, name, seed, S_COPIES[name]), key=lambda j: -len(j[0]))
+    with ProcessPoolExecutor(workers) as ex:
+        done = list(ex.map(_statistical_job, [j[:2] for j in jobs], chunksize=4))
+    return [y for y, _ in done], [dict(j[2], statistical=v) for j, (_, v) in zip(jobs, done)]
 
 
 def _digest(sentences):

@@ -72,7 +72,8 @@ def _features(phrase, root, seed, progress):
 # Extra speaker sets cached apart so the main cache stays valid: their parts
 # (positives, confusables, speech) and the seed offsets of their augmentation.
 _EXTRA = {"x": (corpus.X_PARTS, 101, 41, "extra voices"), "p": (corpus.P_PARTS, 121, 61, "festival pitch voices"),
-          "v": (corpus.V_PARTS, 141, 81, "vocoded festival voices")}
+          "v": (corpus.V_PARTS, 141, 81, "vocoded festival voices"),
+          "s": (corpus.S_PARTS, 161, 101, "statistical copies")}
 
 
 def _features_extra(phrase, root, seed, progress, tag):
@@ -263,7 +264,7 @@ def confusable_rate(qm, feats, threshold):
 
 def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48, force=False,
           aug="bandlimit", extra_speakers=False, festival_speech=False, festival_pitch=True,
-          festival_vocoded=True, smoothing=3, log=print):
+          festival_vocoded=True, festival_statistical=False, smoothing=3, log=print):
     """The defaults are the recipe of the committed hey_pocket.pwm: the original
     speakers plus festival's voices with moved pitch and through the vocoder,
     masking and the band limit, smoothing over 3 frames. The other changes tried
@@ -276,7 +277,9 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     streams of corpus.F_PARTS (about 3x more festival speech). festival_pitch: also
     train on corpus.P_PARTS (festival's diphone voices with moved pitch).
     festival_vocoded: also train on corpus.V_PARTS (festival's clips, P_PARTS
-    included, made again through a vocoder with other pitch and vocal tract). smoothing: the
+    included, made again through a vocoder with other pitch and vocal tract).
+    festival_statistical: also train on corpus.S_PARTS (the same clips made again as a
+    statistical voice would say them, negatives alike). smoothing: the
     averaging window in frames, or None to pick it on the validation voices."""
     if aug not in specaug.AUGMENTS:
         raise PocketError(f"unknown feature augmentation {aug!r}", hint=f"one of {', '.join(specaug.AUGMENTS)}")
@@ -289,8 +292,10 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         raise PocketError("the phrase is empty")
     root = Path(root)
     with _progress() as progress:
-        extras = [tag for tag, on in (("x", extra_speakers), ("p", festival_pitch), ("v", festival_vocoded)) if on]
-        made = extras + (["p"] if festival_vocoded else [])  # the vocoded set is made from the pitch set too
+        extras = [tag for tag, on in (("x", extra_speakers), ("p", festival_pitch), ("v", festival_vocoded),
+                                      ("s", festival_statistical)) if on]
+        # the vocoded and statistical sets are made from the pitch set too
+        made = extras + (["p"] if festival_vocoded or festival_statistical else [])
         skip = [p for tag in _EXTRA if tag not in made for p in _EXTRA[tag][0]]
         parts = [p for p in corpus.TRAINING_PARTS if p not in skip and (festival_speech or p not in corpus.F_PARTS)]
         corpus.build(phrase, root, seed=0, progress=progress, parts=parts)
@@ -305,7 +310,8 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
         log(f"feature augmentation: {aug}, {'with' if extra_speakers else 'without'} the extra speakers, "
             f"{'with' if festival_speech else 'without'} the extra festival speech, "
             f"{'with' if festival_pitch else 'without'} festival's pitch-moved voices, "
-            f"{'with' if festival_vocoded else 'without'} festival's vocoded voices; "
+            f"{'with' if festival_vocoded else 'without'} festival's vocoded voices"
+            f"{', with their statistical copies' if festival_statistical else ''}; "
             f"data ready after {time.time() - t0:.0f} s: {len(data['pos'])} positive windows, "
             f"{len(data['conf'])} confusable windows, {sum(len(s) for s in neg) * 0.02 / 3600:.1f} h of negatives")
         rng = np.random.default_rng(seed)

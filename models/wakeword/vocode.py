@@ -76,8 +76,49 @@ def perturb(x, rng):
     n_time = int(rng.integers(1, 6))
     sp = _smooth(_warp(sp, alpha), n_cep, n_time)
     ap = _warp(ap, alpha)
-    y = w.synthesize(np.ascontiguousarray(f0 * pitch), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
-                     RATE, FRAME_MS)[:len(x)]
+    y = _synthesize(x, f0 * pitch, sp, ap)
+    return y, {"pitch_hz": target, "pitch": pitch, "tract": alpha, "cepstra": n_cep, "frames": n_time}
+
+
+def _average(a, n):
+    """Each row the mean of the n rows around it (edges repeated): a moving average over time."""
+    if n <= 1:
+        return a
+    pad = np.pad(a, ((n // 2, n - 1 - n // 2), (0, 0)), mode="edge")
+    c = np.cumsum(np.vstack([np.zeros((1, a.shape[1])), pad]), axis=0)
+    return (c[n:] - c[:-n]) / n
+
+
+def statistical(x, rng):
+    """x as a statistical parametric voice (HTS, clustergen) would say it: a new
+    pitch and vocal tract as perturb draws them, the envelope kept to 14-29
+    cepstral coefficients, and the envelope, aperiodicity and pitch contour
+    averaged over 30-80 ms. Such voices smear the short bursts (p, k, t) that a
+    recorded voice keeps sharp. -> (float64 clip, the settings drawn)"""
+    w = world()
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    f0, sp, ap = w.wav2world(x, RATE, frame_period=FRAME_MS)
+    voiced = f0[f0 > 0]
+    target = float(np.exp(rng.uniform(np.log(PITCH_HZ[0]), np.log(PITCH_HZ[1]))))
+    pitch = target / float(np.median(voiced)) if len(voiced) else 1.0
+    alpha = float(rng.uniform(*(TRACT_LOW if target < 150 else TRACT_HIGH)))
+    n_cep = int(rng.integers(14, 30))
+    n_time = int(rng.integers(6, 17))
+    sp = np.exp(_average(np.log(np.maximum(_smooth(_warp(sp, alpha), n_cep, 1), 1e-16)), n_time))
+    ap = np.clip(_average(_warp(ap, alpha), n_time), 0, 1)
+    # the pitch contour: log F0 averaged over the voiced frames only, unvoiced kept
+    log_f0 = np.where(f0 > 0, np.log(np.maximum(f0, 1)), 0.0)
+    weight = _average((f0 > 0).astype(float)[:, None], n_time)[:, 0]
+    f0 = np.where(f0 > 0, np.exp(_average(log_f0[:, None], n_time)[:, 0] / np.maximum(weight, 1e-9)), 0.0)
+    y = _synthesize(x, f0 * pitch, sp, ap)
+    return y, {"pitch_hz": target, "tract": alpha, "cepstra": n_cep, "frames": n_time}
+
+
+def _synthesize(x, f0, sp, ap):
+    """The clip made from its parameters, as long as x and at its RMS, or quieter
+    where that RMS would take its peak past 32000."""
+    y = world().synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
+                           RATE, FRAME_MS)[:len(x)]
     y = np.pad(y, (0, len(x) - len(y)))
     rms_x, rms_y = np.sqrt(np.mean(x ** 2)), np.sqrt(np.mean(y ** 2))
     if rms_y > 0:
@@ -85,4 +126,4 @@ def perturb(x, rng):
     peak = np.abs(y).max()
     if peak > 32000:  # the clip is kept as int16
         y *= 32000 / peak
-    return y, {"pitch_hz": target, "pitch": pitch, "tract": alpha, "cepstra": n_cep, "frames": n_time}
+    return y

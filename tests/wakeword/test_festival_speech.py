@@ -15,7 +15,7 @@ from .conftest import parts_asked
 def test_the_extra_festival_set_is_synthesized_only_when_asked(monkeypatch, tmp_path):
     default = parts_asked(monkeypatch, tmp_path)
     assert not set(corpus.F_PARTS) & set(default)
-    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS)
+    assert set(default) == set(corpus.TRAINING_PARTS) - set(corpus.X_PARTS + corpus.F_PARTS + corpus.S_PARTS)
     asked = parts_asked(monkeypatch, tmp_path, festival_speech=True)
     assert set(asked) == set(default) | set(corpus.F_PARTS)
 

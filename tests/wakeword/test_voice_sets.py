@@ -1,6 +1,7 @@
 """`pocket wakeword train --festival-pitch / --festival-vocoded`: more speakers from
 festival's recorded voices (pitch moved in festival; clips made again through a
-vocoder), on by default: the committed model's recipe."""
+vocoder), on by default: the committed model's recipe. `--festival-statistical`:
+the same clips made again as a statistical voice would say them."""
 
 import numpy as np
 
@@ -65,6 +66,45 @@ def test_vocoded_set_takes_only_festival_clips_with_their_copies(tmp_path, monke
     assert clips[0].dtype == np.int16 and len(clips[0]) == len(a)
 
 
+def _motion(x):
+    """Mean change of the features from frame to frame over the loud frames."""
+    from pocket_agent.models.wakeword import frontend
+
+    f = frontend.features(x).astype(np.float64)
+    e = f.mean(axis=1)
+    return np.abs(np.diff(f, axis=0))[(e > e.max() - 16)[1:]].mean()
+
+
+def test_statistical_copy_keeps_length_and_level_and_smears_the_spectrum():
+    x, = synth.festival("ked_diphone", [("hey pocket, a packet of crisps", 1.0)])
+    y, settings = vocode.statistical(x, np.random.default_rng(5))
+    assert np.array_equal(y, vocode.statistical(x, np.random.default_rng(5))[0])  # seeded
+    assert len(y) == len(x)
+    rms = lambda a: np.sqrt(np.mean(np.asarray(a, np.float64) ** 2))  # noqa: E731
+    assert abs(rms(y) / rms(x) - 1) < 0.01
+    assert 14 <= settings["cepstra"] < 30 and 6 <= settings["frames"] < 17
+    assert abs(_pitch(y) / settings["pitch_hz"] - 1) < 0.15
+    # slower than the recorded voice and than a vocoder copy that keeps the detail
+    plain, _ = vocode.perturb(x, np.random.default_rng(5))
+    assert _motion(to_int16(y)) < 0.85 * min(_motion(x), _motion(to_int16(plain)))
+
+
+def test_statistical_set_copies_festival_clips_longest_first(tmp_path):
+    a, b = synth.festival("ked_diphone", [("hey pocket", 1.0), ("hey, pocket, and more", 1.0)])
+    clips_save(tmp_path / "speech_train.npz", [a, np.zeros(8000, np.int16)], [
+        {"engine": "festival", "voice": "ked_diphone", "text": "hey pocket", "stretch": 1.0},
+        {"engine": "espeak-ng", "voice": "en-us", "text": "hey pocket"}])
+    clips_save(tmp_path / "speech_train_p.npz", [b], [
+        {"engine": "festival", "voice": "ked_diphone", "text": "hey, pocket, and more", "stretch": 1.0}])
+    clips, meta = corpus._statistical(tmp_path, ["speech_train", "speech_train_p"], "speech_train_s", 0, 1)
+    assert len(clips) == 2 * corpus.S_COPIES["speech_train_s"]
+    assert [m["text"] for m in meta] == ["hey, pocket, and more"] * 2 + ["hey pocket"] * 2
+    assert [len(c) for c in clips] == [len(b)] * 2 + [len(a)] * 2
+    assert len({m["statistical"]["pitch_hz"] for m in meta}) == 4  # each copy its own draw
+    again, _ = corpus._statistical(tmp_path, ["speech_train", "speech_train_p"], "speech_train_s", 0, 1)
+    assert all(np.array_equal(c, d) for c, d in zip(clips, again))
+
+
 def test_pitch_set_is_training_diphone_voices_seeded(tmp_path, monkeypatch):
     monkeypatch.setitem(corpus.COUNTS, "pos_festival_p", (3, 1))
     monkeypatch.setitem(corpus.COUNTS, "speech_festival_p", 1)
@@ -90,6 +130,10 @@ def test_the_voice_sets_are_made_unless_turned_off(monkeypatch, tmp_path):
     assert parts_asked(monkeypatch, tmp_path, festival_vocoded=False) == without | set(corpus.P_PARTS)
     # the vocoded set is made from the pitch set's clips as well
     assert parts_asked(monkeypatch, tmp_path, festival_pitch=False) == default
+    assert not set(corpus.S_PARTS) & default  # statistical copies: asked for only
+    assert parts_asked(monkeypatch, tmp_path, festival_statistical=True) == default | set(corpus.S_PARTS)
+    assert parts_asked(monkeypatch, tmp_path, festival_pitch=False, festival_vocoded=False,
+                       festival_statistical=True) == without | set(corpus.P_PARTS + corpus.S_PARTS)
 
 
 def test_cli_passes_the_options_on_by_default(monkeypatch, tmp_path):
@@ -99,5 +143,7 @@ def test_cli_passes_the_options_on_by_default(monkeypatch, tmp_path):
     assert main(["wakeword", "train", "--out", str(tmp_path / "a.pwm")]) == 0
     assert main(["wakeword", "train", "--no-festival-pitch", "--no-festival-vocoded", "--aug", "mask",
                  "--out", str(tmp_path / "b.pwm")]) == 0
-    assert [(kw["festival_pitch"], kw["festival_vocoded"], kw["aug"]) for kw in seen] == [
-        (True, True, "bandlimit"), (False, False, "mask")]
+    assert main(["wakeword", "train", "--festival-statistical", "--out", str(tmp_path / "c.pwm")]) == 0
+    assert [(kw["festival_pitch"], kw["festival_vocoded"], kw["festival_statistical"], kw["aug"])
+            for kw in seen] == [(True, True, False, "bandlimit"), (False, False, False, "mask"),
+                                (True, True, True, "bandlimit")]

@@ -62,16 +62,22 @@ def _smooth(sp, n_cep, n_time):
     return np.exp(log_sp)
 
 
-def perturb(x, rng):
-    """x: a clip (int16 or float) at 16 kHz -> (float64 clip of the same length and RMS,
-    or quieter where that RMS would take its peak past 32000; the settings drawn)."""
-    w = world()
+def _new_voice(x, rng):
+    """x analysed, and a new voice drawn for it: (x as float64, f0, envelope,
+    aperiodicity, the new median pitch in Hz, the pitch factor to it, the tract factor)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    f0, sp, ap = w.wav2world(x, RATE, frame_period=FRAME_MS)
+    f0, sp, ap = world().wav2world(x, RATE, frame_period=FRAME_MS)
     voiced = f0[f0 > 0]
     target = float(np.exp(rng.uniform(np.log(PITCH_HZ[0]), np.log(PITCH_HZ[1]))))
     pitch = target / float(np.median(voiced)) if len(voiced) else 1.0
     alpha = float(rng.uniform(*(TRACT_LOW if target < 150 else TRACT_HIGH)))
+    return x, f0, sp, ap, target, pitch, alpha
+
+
+def perturb(x, rng):
+    """x: a clip (int16 or float) at 16 kHz -> (float64 clip of the same length and RMS,
+    or quieter where that RMS would take its peak past 32000; the settings drawn)."""
+    x, f0, sp, ap, target, pitch, alpha = _new_voice(x, rng)
     n_cep = int(rng.integers(18, 60))
     n_time = int(rng.integers(1, 6))
     sp = _smooth(_warp(sp, alpha), n_cep, n_time)
@@ -95,13 +101,7 @@ def statistical(x, rng):
     cepstral coefficients, and the envelope, aperiodicity and pitch contour
     averaged over 30-80 ms. Such voices smear the short bursts (p, k, t) that a
     recorded voice keeps sharp. -> (float64 clip, the settings drawn)"""
-    w = world()
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    f0, sp, ap = w.wav2world(x, RATE, frame_period=FRAME_MS)
-    voiced = f0[f0 > 0]
-    target = float(np.exp(rng.uniform(np.log(PITCH_HZ[0]), np.log(PITCH_HZ[1]))))
-    pitch = target / float(np.median(voiced)) if len(voiced) else 1.0
-    alpha = float(rng.uniform(*(TRACT_LOW if target < 150 else TRACT_HIGH)))
+    x, f0, sp, ap, target, pitch, alpha = _new_voice(x, rng)
     n_cep = int(rng.integers(14, 30))
     n_time = int(rng.integers(6, 17))
     sp = np.exp(_average(np.log(np.maximum(_smooth(_warp(sp, alpha), n_cep, 1), 1e-16)), n_time))

@@ -50,14 +50,20 @@ def test_vocoder_keeps_length_and_level_and_moves_the_pitch(tmp_path):
     assert abs(_pitch(y) / settings["pitch_hz"] - 1) < 0.15
 
 
+def _two_parts(d, first, second, text_a, text_b):
+    """Part `first` with a festival clip and an espeak-ng one, part `second` with a
+    festival clip; -> the two festival clips."""
+    a, b = synth.festival("ked_diphone", [(text_a, 1.0), (text_b, 1.1)])
+    clips_save(d / f"{first}.npz", [a, np.zeros(8000, np.int16)], [
+        {"engine": "festival", "voice": "ked_diphone", "text": text_a, "stretch": 1.0},
+        {"engine": "espeak-ng", "voice": "en-us", "text": text_a}])
+    clips_save(d / f"{second}.npz", [b], [
+        {"engine": "festival", "voice": "ked_diphone", "text": text_b, "stretch": 1.1}])
+    return a, b
+
+
 def test_vocoded_set_takes_only_festival_clips_with_their_copies(tmp_path, monkeypatch):
-    a, b = synth.festival("ked_diphone", [("hey pocket", 1.0), ("hey, pocket", 1.1)])
-    espeak = np.zeros(8000, np.int16)
-    clips_save(tmp_path / "pos_train.npz", [a, espeak], [
-        {"engine": "festival", "voice": "ked_diphone", "text": "hey pocket", "stretch": 1.0},
-        {"engine": "espeak-ng", "voice": "en-us", "text": "hey pocket"}])
-    clips_save(tmp_path / "pos_train_p.npz", [b], [
-        {"engine": "festival", "voice": "ked_diphone", "text": "hey, pocket", "stretch": 1.1}])
+    a, b = _two_parts(tmp_path, "pos_train", "pos_train_p", "hey pocket", "hey, pocket")
     clips, meta = corpus._vocoded(tmp_path, ["pos_train", "pos_train_p"], "pos_train_v", 0, 1)
     assert len(clips) == 2 * corpus.V_COPIES["pos_train_v"]
     assert [m["text"] for m in meta] == ["hey pocket"] * 3 + ["hey, pocket"] * 3
@@ -90,12 +96,7 @@ def test_statistical_copy_keeps_length_and_level_and_smears_the_spectrum():
 
 
 def test_statistical_set_copies_festival_clips_longest_first(tmp_path):
-    a, b = synth.festival("ked_diphone", [("hey pocket", 1.0), ("hey, pocket, and more", 1.0)])
-    clips_save(tmp_path / "speech_train.npz", [a, np.zeros(8000, np.int16)], [
-        {"engine": "festival", "voice": "ked_diphone", "text": "hey pocket", "stretch": 1.0},
-        {"engine": "espeak-ng", "voice": "en-us", "text": "hey pocket"}])
-    clips_save(tmp_path / "speech_train_p.npz", [b], [
-        {"engine": "festival", "voice": "ked_diphone", "text": "hey, pocket, and more", "stretch": 1.0}])
+    a, b = _two_parts(tmp_path, "speech_train", "speech_train_p", "hey pocket", "hey, pocket, and more")
     clips, meta = corpus._statistical(tmp_path, ["speech_train", "speech_train_p"], "speech_train_s", 0, 1)
     assert len(clips) == 2 * corpus.S_COPIES["speech_train_s"]
     assert [m["text"] for m in meta] == ["hey, pocket, and more"] * 2 + ["hey pocket"] * 2

@@ -7,7 +7,12 @@ changing the tempo), the vocal tract length (the envelope's frequency axis warpe
 children's voices from one speaker), and the envelope's detail (smoothed across
 frequency and time, as statistical voices smooth it). The result also carries a
 vocoder's sound, which the held-out engines (flite's statistical voices,
-festival's HTS voice) have and espeak-ng has not.
+festival's HTS voice) have and espeak-ng has not. statistical() goes further, as a
+statistical parametric voice would: few cepstra, and the envelope, aperiodicity
+and pitch contour averaged over 30-80 ms (train --festival-statistical). Its
+envelope goes through _smooth and back to a log before its own average, and
+_smooth keeps its slow per-band loop: either change would move the floats of sets
+that trained the measured models.
 """
 
 import importlib.util

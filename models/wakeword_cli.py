@@ -59,7 +59,7 @@ def register(subparsers):
                         "--no-festival-vocoded --aug mask)")
     t.add_argument("--festival-statistical", action="store_true",
                    help="also train on festival's clips made again as a statistical voice would say them, "
-                        "positives and negatives alike (not yet the default: see docs/wakeword.md)")
+                        "positives and negatives alike (not the default: within a seed's spread of it, see docs/wakeword.md)")
     t.add_argument("--pick-smoothing", action="store_true",
                    help="pick the detector's smoothing window (1-8 frames) on the validation voices "
                         "instead of 3 frames")

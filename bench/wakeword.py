@@ -430,16 +430,10 @@ def ensemble_report(paths):
 
 
 def _motion(clips):
-    """Mean absolute change of the features from frame to frame over the loud frames."""
-    out = []
-    for c in clips:
-        f = frontend.features(c).astype(np.float64)
-        if len(f) < 5:
-            continue
-        e = f.mean(axis=1)
-        loud = e > e.max() - 16  # 6 dB in 0.375 dB units
-        out.append(np.abs(np.diff(f, axis=0))[loud[1:]].mean())
-    return float(np.mean(out)) if out else float("nan")
+    """Mean spectral motion of the clips (evaluate.spectral_motion)."""
+    m = [evaluate.spectral_motion(c) for c in clips]
+    m = [v for v in m if v == v]
+    return float(np.mean(m)) if m else float("nan")
 
 
 def delay_report(qm):

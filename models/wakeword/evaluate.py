@@ -11,10 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import qmodel
+from . import frontend, qmodel
 from .frontend import FRAME, HOP, SAMPLE_RATE
 
 EARLY, LATE = 10, 30  # frames around the phrase end where a detection counts
+
+
+def spectral_motion(samples):
+    """How fast a clip's spectrum moves: the mean absolute change of the features
+    from one frame to the next over the loud frames (within 6 dB of the loudest).
+    Statistical voices move slowly (about 10 units), espeak-ng fast (about 23).
+    NaN for a clip of under 5 frames."""
+    f = frontend.features(samples).astype(np.float64)
+    if len(f) < 5:
+        return float("nan")
+    e = f.mean(axis=1)
+    loud = e > e.max() - 16  # 6 dB in 0.375 dB units
+    return float(np.abs(np.diff(f, axis=0))[loud[1:]].mean())
 
 
 def smoothed(qm, logits):

@@ -25,9 +25,42 @@ FLITE_EVAL = ["kal", "kal16", "awb", "rms", "slt"]
 FESTIVAL_EVAL = ["kal_diphone", "cmu_us_slt_arctic_hts"]
 
 
+# The Debian packages behind each festival voice (./run installs them all).
+FESTIVAL_PACKAGES = {
+    "ked_diphone": "festvox-kdlpc16k", "czech_dita": "festvox-czech-dita",
+    "czech_krb": "festvox-czech-krb", "czech_ph": "festvox-czech-ph",
+    "czech_machac": "festvox-czech-machac", "upc_ca_ona_hts": "festvox-ca-ona-hts",
+    "hy_fi_mv_diphone": "festvox-suopuhe-mv", "suo_fi_lj_diphone": "festvox-suopuhe-lj",
+    "lp_diphone": "festvox-italp16k", "pc_diphone": "festvox-itapc16k",
+    "msu_ru_nsh_clunits": "festvox-ru",
+    "hindi_NSK_diphone": "festvox-hi-nsk festival-hi",
+    "marathi_NSK_diphone": "festvox-mr-nsk festival-mr",
+    "telugu_NSK_diphone": "festvox-te-nsk festival-te",
+    "kal_diphone": "festvox-kallpc16k", "cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
+}
+_voices_ready = set()
+
+
 def need(tool, package):
     if not shutil.which(tool):
         raise PocketError(f"{tool} is not installed", hint=f"apt-get install {package}")
+
+
+def need_festival_voice(voice):
+    """Fail with the package to install when festival cannot load `voice`: without
+    this check a missing voice gave an empty set, and a model trained without it."""
+    need("festival", "festival")
+    if voice in _voices_ready:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "load.scm"
+        script.write_text(f"(voice_{voice})\n(print \"voice-loaded\")\n")
+        r = subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=120)
+    if b"voice-loaded" not in r.stdout:
+        why = r.stderr.decode(errors="replace").strip().splitlines()
+        raise PocketError(f"festival cannot load its voice {voice}" + (f" ({why[0]})" if why else ""),
+                          hint=f"apt-get install {FESTIVAL_PACKAGES.get(voice, 'the package of that voice')}")
+    _voices_ready.add(voice)
 
 
 def espeak(text, voice="en-us", speed=160, pitch=50, ssml=False):
@@ -73,7 +106,7 @@ def festival(voice, items, timeout=1800, resume=False):
     stops at the first text its voice cannot say (the rest come back None); with
     `resume` a new process goes on after it. (Off for the sets of the committed
     models, which were made without it.)"""
-    need("festival", "festival")
+    need_festival_voice(voice)
     with tempfile.TemporaryDirectory() as tmp:
         head = [f"(voice_{voice})"] + ([_SYNTH_F0] if any(len(it) > 2 for it in items) else [])
         first = 0

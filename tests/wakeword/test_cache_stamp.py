@@ -1,6 +1,7 @@
 """The wake-word cache follows the code that fills it (models/wakeword/stamp.py)."""
 
 import os
+import subprocess
 
 from pocket_agent.models.wakeword import corpus, stamp
 
@@ -68,3 +69,15 @@ def test_a_link_to_removed_shared_speech_is_made_again(tmp_path, monkeypatch):
     shared.write_bytes(b"speech")
     corpus.build("hey pocket", tmp_path, parts=[])
     assert link.resolve() == shared.resolve() and link.read_bytes() == b"speech"
+
+
+def test_the_stamp_covers_the_engines_and_voices_as_installed():
+    lines = dict(line.split("=", 1) for line in stamp.engines().splitlines())
+    for name in ("espeak-ng", "festival", "flite", "festvox-kdlpc16k", "festvox-us-slt-hts", "numpy", "pyworld"):
+        assert lines[name] not in ("", "missing"), name
+    # what dpkg says of espeak-ng itself, not a fixed string
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "espeak-ng"], capture_output=True, text=True)
+    assert lines["espeak-ng"] == out.stdout
+    sources = {"m": CODE}
+    assert stamp.digest(sources, extra="festival=1") != stamp.digest(sources, extra="festival=2")
+    assert stamp.digest(sources, extra="festival=1") != stamp.digest(sources)

@@ -3,10 +3,14 @@ festival's recorded voices (pitch moved in festival; clips made again through a
 vocoder), on by default: the committed model's recipe. `--festival-statistical`:
 the same clips made again as a statistical voice would say them."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pocket_agent.cli import main
-from pocket_agent.models.wakeword import corpus, synth, train, vocode
+from pocket_agent.errors import PocketError
+from pocket_agent.models.wakeword import corpus, evaluate, synth, train, vocode
 from pocket_agent.models.wakeword.audio import clips_load, clips_save, to_int16
 
 from .conftest import parts_asked
@@ -32,6 +36,30 @@ def test_festival_resumes_after_a_text_its_voice_cannot_say():
     items = [("hey pocket", 1.0), ("ei pòchet", 1.0), ("hey pocket", 1.0)]  # lp_diphone stops at the accent
     assert [x is None for x in synth.festival("lp_diphone", items)] == [False, True, True]
     assert [x is None for x in synth.festival("lp_diphone", items, resume=True)] == [False, True, False]
+
+
+def test_a_festival_voice_that_will_not_load_is_an_error_naming_its_package():
+    with pytest.raises(PocketError) as e:
+        synth.festival("kal_diphone_missing", [("hey pocket", 1.0)])
+    assert "cannot load its voice kal_diphone_missing" in str(e.value)
+    assert "unbound variable" in str(e.value) and e.value.hint.startswith("apt-get install")
+    synth.FESTIVAL_PACKAGES["kal_diphone_missing"] = "festvox-kal-missing"
+    try:
+        with pytest.raises(PocketError, match="apt-get install festvox-kal-missing"):
+            synth.need_festival_voice("kal_diphone_missing")
+    finally:
+        del synth.FESTIVAL_PACKAGES["kal_diphone_missing"]
+
+
+def test_every_festival_voice_of_the_sets_is_installed_and_named_with_its_package():
+    voices = (synth.FESTIVAL_TRAIN + synth.FESTIVAL_VALID + synth.FESTIVAL_TRAIN_NATIVE
+              + synth.FESTIVAL_EVAL + synth.FESTIVAL_DIPHONE_TRAIN)
+    assert set(voices) == set(synth.FESTIVAL_PACKAGES)
+    run = (Path(__file__).parents[2] / "run").read_text()
+    for voice in synth.FESTIVAL_PACKAGES:
+        synth.need_festival_voice(voice)  # ./run installs each
+        for package in synth.FESTIVAL_PACKAGES[voice].split():
+            assert f" {package}" in run or f"({package}" in run, package
 
 
 def test_vocoder_keeps_length_and_level_and_moves_the_pitch(tmp_path):
@@ -72,15 +100,6 @@ def test_vocoded_set_takes_only_festival_clips_with_their_copies(tmp_path, monke
     assert clips[0].dtype == np.int16 and len(clips[0]) == len(a)
 
 
-def _motion(x):
-    """Mean change of the features from frame to frame over the loud frames."""
-    from pocket_agent.models.wakeword import frontend
-
-    f = frontend.features(x).astype(np.float64)
-    e = f.mean(axis=1)
-    return np.abs(np.diff(f, axis=0))[(e > e.max() - 16)[1:]].mean()
-
-
 def test_statistical_copy_keeps_length_and_level_and_smears_the_spectrum():
     x, = synth.festival("ked_diphone", [("hey pocket, a packet of crisps", 1.0)])
     y, settings = vocode.statistical(x, np.random.default_rng(5))
@@ -92,7 +111,8 @@ def test_statistical_copy_keeps_length_and_level_and_smears_the_spectrum():
     assert abs(_pitch(y) / settings["pitch_hz"] - 1) < 0.15
     # slower than the recorded voice and than a vocoder copy that keeps the detail
     plain, _ = vocode.perturb(x, np.random.default_rng(5))
-    assert _motion(to_int16(y)) < 0.85 * min(_motion(x), _motion(to_int16(plain)))
+    motion = evaluate.spectral_motion
+    assert motion(to_int16(y)) < 0.85 * min(motion(x), motion(to_int16(plain)))
 
 
 def test_statistical_set_copies_festival_clips_longest_first(tmp_path):

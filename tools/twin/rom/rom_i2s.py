@@ -12,6 +12,7 @@ import rom_world as _w
 import rom_pin
 
 _EPERM = 1
+_EIO = 5
 _EINVAL = 22
 _BLOCKING = 0
 _NON_BLOCKING = 1
@@ -63,7 +64,10 @@ class I2S(io.IOBase):
                "stereo": format == I2S.STEREO, "rate": rate, "ibuf": ibuf}
         self._sock = _w.connect(b"i2s " + json.dumps(cfg).encode() + b"\n")
         if not self._rx:
-            self._sock.setsockopt(1, 7, max(ibuf, 4096))  # SOL_SOCKET, SO_SNDBUF: about ibuf of payload
+            # SOL_SOCKET, SO_SNDBUF: blocking and IRQ writes keep no more than the DMA
+            # holds in flight themselves, so the socket must never be what stops them
+            # (Linux lets a writer on only once 3/4 of the buffer is free again).
+            self._sock.setsockopt(1, 7, 8 * max(ibuf, 4096))
         self._io = _BLOCKING
         self._cb = None
         self._buf = None
@@ -72,6 +76,7 @@ class I2S(io.IOBase):
         self._sent = 0  # TX bytes written to the world, in every mode
         self._played = 0
         self._acks = bytearray(64)
+        self._poll = None  # made by the first blocking write
         if _port == "esp32":  # IDF DMA buffers of 256 frames, as many as fit in ibuf
             self._dma = max(1, ibuf // (256 * self._frame)) * 256 * self._frame
         else:  # the ring buffer, then the DMA buffer it feeds
@@ -128,8 +133,44 @@ class I2S(io.IOBase):
             if n:
                 self._sent += n
             return n
-        self._sock.write(buf)
-        self._sent += n
+        return self._write_blocking(buf, n)
+
+    def _write_blocking(self, buf, n):
+        # As the ports do, return once the last bytes are in the DMA memory: write no
+        # more than it has room for, and wait for the world's count of bytes played.
+        # (Writing all at once would return when the data fits the socket buffer.)
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(self._sock, select.POLLIN)
+        mv = buf
+        done = 0
+        self._sock.setblocking(False)
+        try:
+            while done < n:
+                if self._take_acks():
+                    raise OSError(_EIO)  # the world closed the stream
+                room = self._room(n - done)
+                if room <= 0:
+                    self._poll.modify(self._sock, select.POLLIN)
+                    for _ in self._poll.ipoll(-1):
+                        pass
+                    continue
+                if done or room < n:
+                    if mv is buf:
+                        mv = memoryview(buf)
+                    k = self._sock.write(mv[done:done + room])
+                else:
+                    k = self._sock.write(buf)
+                if not k:
+                    self._poll.modify(self._sock, select.POLLOUT)
+                    for _ in self._poll.ipoll(-1):
+                        pass
+                    continue
+                done += k
+                self._sent += k
+        finally:
+            if self._sock is not None:
+                self._sock.setblocking(self._io == _BLOCKING)
         return n
 
     def irq(self, handler):
@@ -143,6 +184,9 @@ class I2S(io.IOBase):
 
     def ioctl(self, req, arg):
         # A call here means asyncio polls this object (as on the ports).
+        if self._io != _ASYNCIO and not self._rx:
+            # asyncio waits for the socket to take more: it stands for about ibuf of payload
+            self._sock.setsockopt(1, 7, max(self._ibuf, 4096))
         self._io = _ASYNCIO
         self._sock.setblocking(False)
         if req == 10:  # MP_STREAM_GET_FILENO: asyncio's poll waits on the socket itself
@@ -168,14 +212,17 @@ class I2S(io.IOBase):
             self._buf = None
 
     def _take_acks(self):
+        """Read the world's counts of bytes played (non-blocking). True at end of stream."""
         acks = self._acks
         while True:
             try:
                 n = self._sock.readinto(acks)
             except OSError:
-                return
-            if not n:
-                return
+                return False
+            if n is None:
+                return False
+            if n == 0:
+                return True
             if n % 4:  # the world sends whole records; finish a split one
                 self._sock.setblocking(True)
                 self._sock.readinto(memoryview(acks)[n:n + 4 - n % 4])
@@ -184,7 +231,17 @@ class I2S(io.IOBase):
             i = n - 4
             self._played = acks[i] | acks[i + 1] << 8 | acks[i + 2] << 16 | acks[i + 3] << 24
             if n < len(acks):
-                return
+                return False
+
+    def _room(self, left):
+        """Bytes of the `left` to write that the DMA memory has room for now: whole
+        DMA buffers of 256 frames, or all that is left (0: wait). Fewer, bigger
+        writes also keep the socket's per-write overhead from filling it first."""
+        room = self._dma - ((self._sent - self._played) & 0xFFFFFFFF)
+        room -= room % self._frame
+        if room >= left:
+            return left
+        return room - room % (256 * self._frame)
 
     def _service(self):
         # From the IRQ thread: when the world's socket has samples (RX) or news of
@@ -198,8 +255,7 @@ class I2S(io.IOBase):
                 n = self._sock.readinto(buf[self._done:])
             else:
                 self._take_acks()
-                room = self._dma - ((self._sent - self._played) & 0xFFFFFFFF)
-                room -= room % self._frame
+                room = self._room(len(buf) - self._done)
                 if room > 0:
                     n = self._sock.write(buf[self._done:self._done + room])
                     if n:

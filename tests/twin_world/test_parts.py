@@ -493,6 +493,25 @@ amp.deinit()
     assert n2 == 4000 and 90 <= ms2 - ms <= 400, (ms, ms2)
 
 
+def test_i2s_counts_an_arrays_bytes_not_its_items(board_twin):
+    # The ports take any buffer by its bytes: an array('h') of 2 items is one stereo
+    # 16-bit frame, and a write of 1024 samples is 2048 bytes, all of them played.
+    rx, tx = bus(board_twin, "rx"), bus(board_twin, "tx")
+    out = run(board_twin, f"""from array import array
+from machine import I2S, Pin
+mic = I2S({rx['id']}, sck=Pin({rx['sck']}), ws=Pin({rx['ws']}), sd=Pin({rx['sd']}), mode=I2S.RX,
+          bits=16, format=I2S.STEREO, rate=16000, ibuf=8000)
+print(mic.readinto(array('h', [0, 0])), mic.readinto(memoryview(array('h', [0] * 8))[2:6]))
+mic.deinit()
+amp = I2S({tx['id']}, sck=Pin({tx['sck']}), ws=Pin({tx['ws']}), sd=Pin({tx['sd']}), mode=I2S.TX,
+          bits=16, format=I2S.MONO, rate=16000, ibuf=4000)
+pcm = array('h', [1000] * 1024)
+print(amp.write(pcm), amp.write(memoryview(pcm)[512:]), amp._sent)
+amp.deinit()
+""")
+    assert out.split() == ["4", "8", "2048", "1024", "3072"]
+
+
 def test_disable_irq_holds_interrupts_until_enabled(board_twin):
     pin = part(board_twin, "button2")["pin"]
     r = Running(board_twin, f"""import machine, time

@@ -8,6 +8,7 @@
 import io
 import json
 import select
+import uctypes
 import rom_world as _w
 import rom_pin
 
@@ -18,6 +19,20 @@ _BLOCKING = 0
 _NON_BLOCKING = 1
 _ASYNCIO = 2
 _port = None
+
+
+def _nbytes(buf):
+    """Bytes in buf: the ports take any buffer by its bytes, while len() and slices
+    of an array('h') count items. No allocation for bytes and bytearray."""
+    if type(buf) is bytearray or type(buf) is bytes:
+        return len(buf)
+    mv = memoryview(buf)
+    return uctypes.addressof(mv[len(mv):]) - uctypes.addressof(mv)
+
+
+def _byte_view(buf, n):
+    """buf as n bytes, a view (not a copy) where its items are wider."""
+    return buf if n == len(buf) else uctypes.bytearray_at(uctypes.addressof(buf), n)
 
 
 def setup(port):
@@ -77,6 +92,7 @@ class I2S(io.IOBase):
         self._played = 0
         self._acks = bytearray(64)
         self._poll = None  # made by the first blocking write
+        self._keep = None  # the caller's buffer while a view of its bytes is in use
         if _port == "esp32":  # IDF DMA buffers of 256 frames, as many as fit in ibuf
             self._dma = max(1, ibuf // (256 * self._frame)) * 256 * self._frame
         else:  # the ring buffer, then the DMA buffer it feeds
@@ -100,7 +116,9 @@ class I2S(io.IOBase):
             raise OSError(_EINVAL)
 
     def readinto(self, buf):
-        n = len(buf)
+        self._keep = buf  # a byte view does not keep its buffer alive
+        n = _nbytes(buf)
+        buf = _byte_view(buf, n)
         self._check(True, n)
         if n == 0:
             return 0
@@ -121,7 +139,9 @@ class I2S(io.IOBase):
         return self._sock.readinto(buf)
 
     def write(self, buf):
-        n = len(buf)
+        self._keep = buf
+        n = _nbytes(buf)
+        buf = _byte_view(buf, n)
         self._check(False, n)
         if n == 0:
             return 0

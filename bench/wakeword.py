@@ -13,6 +13,8 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
     .venv/bin/python bench/wakeword.py --ensemble A.pwm B.pwm   # held-out FRR, logits averaged
     .venv/bin/python bench/wakeword.py --host-verify   # the board at a low threshold, then
                                                   # pocketsphinx's keyphrase search on the host
+    .venv/bin/python bench/wakeword.py --enroll 5  # per held-out voice: the model fine-tuned on 5 of
+                                                  # that voice's split-B phrases, scored on the main set
 
 Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
 declared before any model was scored on it) it prints the same FRR figures.
@@ -36,7 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pocket_agent.models.wakeword import commands, corpus, evaluate, frontend, heldout, mww, qmodel  # noqa: E402
+from pocket_agent.models.wakeword import commands, corpus, evaluate, frontend, heldout, mww, qmodel, synth, texts  # noqa: E402,E501
 from pocket_agent.models.wakeword import train  # noqa: E402
 from pocket_agent.models.wakeword.audio import clips_load  # noqa: E402
 from tests import mpy  # noqa: E402
@@ -127,8 +129,18 @@ def main(argv=None):
     ap.add_argument("--host-verify", action="store_true",
                     help="only a two-stage wake: the board's model at a low threshold, then pocketsphinx's "
                          "keyphrase search over the audio before the detection (about 15 min)")
+    ap.add_argument("--enroll", type=int, metavar="N",
+                    help="only enrollment: per held-out voice, the model fine-tuned on N of that voice's split-B "
+                         "phrases (train.enroll), scored on the main set's phrases and all held-out speech")
+    ap.add_argument("--enroll-speech", type=int, default=0, metavar="K",
+                    help="with --enroll: the voice also reads K training sentences, enrolled as negatives")
     args = ap.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
+    if args.enroll:
+        for name in models or ("hey_pocket",):
+            enroll_report(qmodel.load(models.get(name) or commands.model_path(name)), args.enroll,
+                          args.enroll_speech)
+        return 0
     if args.host_verify:
         for name in models or ("hey_pocket",):
             host_verify_report(qmodel.load(models.get(name) or commands.model_path(name)))
@@ -541,6 +553,51 @@ def host_verify_report(qm):
         if best:
             print(f"  held-out, best of the grid at <= {fa:g}/h (picked on the test audio, an upper bound): "
                   f"FRR {best[2]:.1%} (board {best[0]}, {'no verifier' if best[1] is None else f'kws {best[1]:g}'})")
+
+
+def _read_by(voice, sentences):
+    """The sentences said by a held-out voice ("flite slt", "festival kal_diphone")."""
+    engine, name = voice.split()
+    if engine == "flite":
+        return [synth.flite(t, name) for t in sentences]
+    return [c for c in synth.festival(name, [(t, 1.0) for t in sentences]) if c is not None]
+
+
+def enroll_report(qm, n, k=0):
+    """What a few recordings of one user's voice buy: for each held-out voice, the model
+    fine-tuned on n of its split-B phrases (other texts, speeds and pitches than the main
+    set's) and scored on its main-set phrases, against the model as it is. With k, the
+    voice also reads k training sentences (never evaluation text), enrolled as negatives.
+    False accepts come from all the held-out speech, that voice's included."""
+    print(f"== enrollment for {qm.phrase!r}: {n} split-B phrases of one held-out voice, {train.ENROLL_COPIES} "
+          f"augmented copies each, {k} training sentences of the voice as negatives, fine-tuned from the model file")
+    sentences = texts.training_speech(qm.phrase, np.random.default_rng(5))[:k]
+    root = commands.cache_root()
+    clips, meta = corpus.load(qm.phrase, root, "eval_pos_b")
+    bvoices = np.array([f"{m['engine']} {m['voice']}" for m in meta])
+    voices = _voices(qm.phrase, "eval_pos")
+    _, base = commands.heldout_scores(qm, qm.phrase)
+    rows = evaluate.curve(qm, base)
+    _, brow = evaluate.frr_at(rows, 0.5)
+    at = {"0.95": qmodel.threshold_sum(qm, 0.95), "<=0.5/h": qmodel.threshold_sum(qm, brow[0])}
+    print(f"  the model as it is: at 0.95 {evaluate.false_accepts(qm, base.neg_sums, at['0.95'])} false accepts, "
+          f"at its <= 0.5 FA/h threshold {brow[0]:.4f} {brow[2]} (in {base.neg_hours:.2f} h)")
+    for v in sorted(set(voices.tolist())):
+        idx = np.flatnonzero(bvoices == v)[:n]
+        qe = train.enroll(qm, [clips[i] for i in idx], root, speech=_read_by(v, sentences) if k else (),
+                          log=lambda m: None)
+        _, sc = commands.heldout_scores(qe, qm.phrase)
+        mine = voices == v
+        cells = []
+        for tag, lim in at.items():
+            fa = evaluate.false_accepts(qe, sc.neg_sums, lim)
+            cells.append(f"at {tag}: FRR {np.mean(base.pos_peak[mine] < lim):.0%} -> {np.mean(sc.pos_peak[mine] < lim):.0%}, "
+                         f"others {np.mean(base.pos_peak[~mine] < lim):.0%} -> {np.mean(sc.pos_peak[~mine] < lim):.0%}, "
+                         f"{fa} FA ({fa / sc.neg_hours:.2f}/h)")
+        frr, row = evaluate.frr_at(evaluate.curve(qe, sc), 0.5)
+        own = f"its own <= 0.5 FA/h point: FRR {np.mean(sc.pos_peak[mine] < qmodel.threshold_sum(qe, row[0])):.0%} " \
+              f"at {row[0]:.4f}" if row else "no threshold holds 0.5 FA/h"
+        print(f"  {v} ({len(idx)} enrolled, {int(mine.sum())} scored): " + "; ".join(cells) + f"; {own}")
 
 
 def _motion(clips):

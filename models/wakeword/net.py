@@ -189,3 +189,37 @@ def export(p, q, phrase, smooth=3, refractory=50, threshold=0.9):
                   lambda w: w.T.reshape(-1, 1, w.shape[0]))
     layer(qmodel.OUT, 1, 1, p["out_w"], p["out_b"], e, LOGIT_Q, lambda w: w.T.reshape(1, 1, -1))
     return qmodel.QModel(phrase, layers, LOGIT_Q, smooth, refractory, threshold)
+
+
+LAYER_NAMES = ["conv"] + [f"{t}{i}" for i in range(len(DILATIONS)) for t in ("dw", "pw")] + ["out"]
+
+
+def from_model(qm, weight_exp=7):
+    """Float parameters and quantization that export() turns back into qm's layers,
+    to fine-tune a model file (train.enroll). The file fixes each layer's shift, not
+    its grids: a ReLU network is the same with a layer's weights scaled by a power of
+    two and the next layers' grids moved with it, so the hidden layers' weights are
+    put on 2**-weight_exp and the output layer takes what the logit grid leaves.
+    Exact when each layer's largest weight is 64..127 (export's own grid)."""
+    p, act = {}, {}
+    e_in = IN_EXP
+    for name, L in zip(LAYER_NAMES, qm.layers):
+        if name == "out":
+            e_out = qm.logit_q
+            e_w = L.shift - e_in + e_out
+        else:
+            e_w = weight_exp
+            e_out = e_in + e_w - L.shift
+            act[name] = e_out
+        w = L.weights.astype(np.float64) * 2.0 ** -e_w
+        if name == "conv":  # [c_out][k][c_in] -> (k * c_in, c_out), tap-major rows
+            w = w.reshape(w.shape[0], -1).T
+        elif name.startswith("dw"):  # [c][k] -> (k, c)
+            w = w.T
+        else:  # [c_out][1][c_in] -> (c_in, c_out)
+            w = w[:, 0, :].T
+        b = (L.bias - (1 << (L.shift - 1))) * 2.0 ** -(e_in + e_w)
+        p[f"{name}_w"] = np.ascontiguousarray(w, np.float32)
+        p[f"{name}_b"] = b.astype(np.float32)
+        e_in = e_out
+    return p, Quant(act)

@@ -353,3 +353,53 @@ def train(phrase, out, root, *, seed=0, steps=5000, qat_steps=1500, channels=48,
     qm.save(out)
     log(f"wrote {out} ({size} bytes) in {time.time() - t0:.0f} s")
     return qm, rows
+
+
+ENROLL_COPIES = 40  # augmented windows per enrollment clip (rooms, noise, levels, as training's)
+ENROLL_SPEECH_PASSES = 4  # differently augmented passes over the speaker's other speech
+
+
+def enroll(qm, clips, root, *, speech=(), steps=300, seed=0, lr=3e-4, training=None, log=print):
+    """`qm` fine-tuned to hear one speaker too: `clips` are that speaker saying the
+    phrase (int16, 16 kHz). Their augmented windows make half of each batch's
+    positives; the rest of every batch is training's (its positives, confusables and
+    other speech, from the phrase's cache, or `training` = (features, negative streams,
+    background speech) as _features gives them), so the model keeps what it knew.
+    `speech`: the same speaker saying other things; augmented streams of it make about
+    a third of the negative windows, so the model does not learn "this voice means yes".
+    Threshold, smoothing and refractory period stay the model's."""
+    if not clips:
+        raise PocketError("no enrollment clips", hint="give a few recordings of the phrase")
+    t0 = time.time()
+    params, q = net.from_model(qm)
+    if training is None:
+        root = Path(root)
+        with _progress() as progress:
+            corpus.build(qm.phrase, root, seed=0, progress=progress, parts=[
+                "pos_train", "conf_train", "speech_train", "pos_valid", "conf_valid", "speech_valid"])
+            data, neg, _ = _features(qm.phrase, root, 0, progress)
+        speech, _ = clips_load(corpus.cache_dir(qm.phrase, root) / "speech_train.npz")
+    else:
+        data, neg, speech = training
+    rng = np.random.default_rng(seed)
+    bg = [speech[i] for i in rng.choice(len(speech), size=min(300, len(speech)), replace=False)]
+    ef, ee = dataset.windows(clips, ENROLL_COPIES, seed + 7, bg=bg)
+    keep = rng.choice(len(data["pos"]), size=min(len(ef), len(data["pos"])), replace=False)
+    mixed = dict(data, pos=np.concatenate([ef, data["pos"][keep]]),
+                 pos_end=np.concatenate([ee, data["pos_end"][keep]]))
+    if speech:
+        mine = []
+        for k in range(ENROLL_SPEECH_PASSES):
+            mine.extend(dataset.streams(list(speech), 4, seed + 11 + k, pool=bg)[0])
+        # about a third of the streams the negative windows are drawn from
+        neg = list(neg) + mine * max(1, len(neg) // (2 * len(mine)))
+    opt = net.Adam(params)
+    stepper = _Stepper(mixed, neg, aug="bandlimit")
+    try:
+        for i in range(steps):
+            stepper.step(params, opt, seed, i, q, lr)
+    finally:
+        stepper.close()
+    out = net.export(params, q, qm.phrase, qm.smooth, qm.refractory, qm.threshold)
+    log(f"enrolled {len(clips)} clips ({len(ef)} windows), {steps} steps in {time.time() - t0:.0f} s")
+    return out

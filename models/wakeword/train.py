@@ -378,11 +378,11 @@ def enroll(qm, clips, root, *, speech=(), steps=300, seed=0, lr=3e-4, training=N
             corpus.build(qm.phrase, root, seed=0, progress=progress, parts=[
                 "pos_train", "conf_train", "speech_train", "pos_valid", "conf_valid", "speech_valid"])
             data, neg, _ = _features(qm.phrase, root, 0, progress)
-        speech, _ = clips_load(corpus.cache_dir(qm.phrase, root) / "speech_train.npz")
+        other, _ = clips_load(corpus.cache_dir(qm.phrase, root) / "speech_train.npz")
     else:
-        data, neg, speech = training
+        data, neg, other = training
     rng = np.random.default_rng(seed)
-    bg = [speech[i] for i in rng.choice(len(speech), size=min(300, len(speech)), replace=False)]
+    bg = [other[i] for i in rng.choice(len(other), size=min(300, len(other)), replace=False)]
     ef, ee = dataset.windows(clips, ENROLL_COPIES, seed + 7, bg=bg)
     keep = rng.choice(len(data["pos"]), size=min(len(ef), len(data["pos"])), replace=False)
     mixed = dict(data, pos=np.concatenate([ef, data["pos"][keep]]),

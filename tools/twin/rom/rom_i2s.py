@@ -162,7 +162,6 @@ class I2S(io.IOBase):
         if self._poll is None:
             self._poll = select.poll()
             self._poll.register(self._sock, select.POLLIN)
-        mv = buf
         done = 0
         self._sock.setblocking(False)
         try:
@@ -171,20 +170,12 @@ class I2S(io.IOBase):
                     raise OSError(_EIO)  # the world closed the stream
                 room = self._room(n - done)
                 if room <= 0:
-                    self._poll.modify(self._sock, select.POLLIN)
-                    for _ in self._poll.ipoll(-1):
-                        pass
+                    self._wait(select.POLLIN)  # the world's next count of bytes played
                     continue
-                if done or room < n:
-                    if mv is buf:
-                        mv = memoryview(buf)
-                    k = self._sock.write(mv[done:done + room])
-                else:
-                    k = self._sock.write(buf)
+                # the whole buffer as it is when it fits at once: no slice to allocate
+                k = self._sock.write(buf if room == n else memoryview(buf)[done:done + room])
                 if not k:
-                    self._poll.modify(self._sock, select.POLLOUT)
-                    for _ in self._poll.ipoll(-1):
-                        pass
+                    self._wait(select.POLLOUT)
                     continue
                 done += k
                 self._sent += k
@@ -252,6 +243,11 @@ class I2S(io.IOBase):
             self._played = acks[i] | acks[i + 1] << 8 | acks[i + 2] << 16 | acks[i + 3] << 24
             if n < len(acks):
                 return False
+
+    def _wait(self, event):
+        self._poll.modify(self._sock, event)
+        for _ in self._poll.ipoll(-1):
+            pass
 
     def _room(self, left):
         """Bytes of the `left` to write that the DMA memory has room for now: whole

@@ -32,23 +32,43 @@ def wrap(text, width, limit=64):
     return lines
 
 
-# characters the 8x8 font lacks, and the ASCII shown for each
-_FROM = "\u2018\u2019\u201c\u201d\u2013\u2014\u00b0\t\u00e9\u00e8\u00ea\u00e0\u00e1\u00e2\u00e4\u00f6\u00f3\u00fc\u00fa\u00ed\u00f1\u00e7"
-_TO = "''\"\"--o eeeaaaaoouuinc"
+# characters the 8x8 font lacks (code points), and the ASCII shown for each
+_FROM = (0x2018, 0x2019, 0x201C, 0x201D, 0x2013, 0x2014, 0xB0, 0x09, 0xE9, 0xE8, 0xEA, 0xE0,
+         0xE1, 0xE2, 0xE4, 0xF6, 0xF3, 0xFC, 0xFA, 0xED, 0xF1, 0xE7)
+_TO = b"''\"\"--o eeeaaaaoouuinc"
 
 
 def printable(text):
     """The 8x8 font has ASCII only: other characters become a close ASCII
-    letter where one is obvious, else '?'."""
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if 32 <= o < 127 or ch == "\n":
-            out.append(ch)
-        else:
-            k = _FROM.find(ch)
-            out.append(_TO[k] if k >= 0 else "?")
-    return "".join(out)
+    letter where one is obvious, else '?'.
+
+    Works on the UTF-8 bytes: MicroPython interns every character a loop
+    over a str yields, for good, so host text with many distinct characters
+    would grow the qstr pool without end, and the pool grows in big pieces."""
+    b = text.encode()
+    out = bytearray(len(b))  # one byte out per character: never longer
+    n = i = 0
+    end = len(b)
+    while i < end:
+        c = b[i]
+        if c < 0x80:
+            i += 1
+            if 32 <= c < 127 or c == 10:
+                out[n] = c
+                n += 1
+                continue
+        elif c < 0xC0:  # a stray continuation byte
+            i += 1
+        else:  # a UTF-8 sequence: its code point
+            k = 4 if c >= 0xF0 else 3 if c >= 0xE0 else 2
+            c &= 0x7F >> k
+            for j in range(i + 1, min(i + k, end)):
+                c = (c << 6) | (b[j] & 0x3F)
+            i += k
+        k = _FROM.index(c) if c in _FROM else -1
+        out[n] = _TO[k] if k >= 0 else 63  # '?'
+        n += 1
+    return str(out if n == end else memoryview(out)[:n], "ascii")
 
 
 def clip(text, nbytes):

@@ -41,6 +41,36 @@ def test_wrap_bounds_lines_and_text_is_printable():
     assert text.centi(2153, "C") == "21.5C" and text.centi(-250, "C") == "-2.5C"
 
 
+PRINTABLE_CASES = [
+    "caf\u00e9 \u201cok\u201d 21\u00b0 \u2603",
+    "tab\there, a bell\x07, an emoji \U0001F600 and \u4e2d\u6587\n\u00e7a \u2014 fin",
+    "plain ASCII stays as it is: 0-9 ~",
+    "",
+]
+
+
+def test_printable_is_the_same_in_both_vms():
+    assert text.printable("a\tb\x07\u00e9\U0001F600\n") == "a b?e?\n"
+    out = mpy.run("from app.text import printable\n"
+                  "for s in %r:\n    print(repr(printable(s)))" % (PRINTABLE_CASES,), path=VM_PATH)
+    assert out.splitlines() == [repr(text.printable(s)) for s in PRINTABLE_CASES]
+
+
+def test_printable_interns_no_characters_of_host_text():
+    # A loop over a str interns each character MicroPython yields, for good: host text
+    # with many distinct characters would grow the qstr pool until a growth finds no room.
+    out = mpy.run(
+        "import micropython\nfrom app.text import printable\n"
+        "s = bytes(b for i in range(300) for b in chr(0x4E00 + i).encode()).decode()\n"
+        "s2 = bytes(range(33, 127)).decode()\n"
+        "micropython.qstr_info()\n"
+        "print(printable(s) == '?' * 300, printable(s2) == s2)\n"
+        "micropython.qstr_info()\n", path=VM_PATH)
+    before, result, after = out.splitlines()
+    assert result == "True True"
+    assert before.split("n_qstr=")[1].split(",")[0] == after.split("n_qstr=")[1].split(",")[0], out
+
+
 def _levels():
     # 1 s of room noise, 1 s of speech with a short pause, 1.5 s of noise
     seq = [30 + (k * 7) % 11 for k in range(50)]

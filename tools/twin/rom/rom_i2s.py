@@ -92,7 +92,7 @@ class I2S(io.IOBase):
         self._played = 0
         self._acks = bytearray(64)
         self._poll = None  # made by the first blocking write
-        self._keep = None  # the caller's buffer while a view of its bytes is in use
+        self._keep = None  # the caller's buffer while a transfer uses a view of it
         if _port == "esp32":  # IDF DMA buffers of 256 frames, as many as fit in ibuf
             self._dma = max(1, ibuf // (256 * self._frame)) * 256 * self._frame
         else:  # the ring buffer, then the DMA buffer it feeds
@@ -116,15 +116,15 @@ class I2S(io.IOBase):
             raise OSError(_EINVAL)
 
     def readinto(self, buf):
-        self._keep = buf  # a byte view does not keep its buffer alive
         n = _nbytes(buf)
-        buf = _byte_view(buf, n)
+        view = _byte_view(buf, n)
         self._check(True, n)
         if n == 0:
             return 0
         if self._io == _NON_BLOCKING:
-            self._start_transfer(buf)
+            self._start_transfer(view, buf)
             return n
+        buf = view
         if self._io == _ASYNCIO:
             got = self._sock.readinto(buf)
             if got is None:
@@ -139,15 +139,15 @@ class I2S(io.IOBase):
         return self._sock.readinto(buf)
 
     def write(self, buf):
-        self._keep = buf
         n = _nbytes(buf)
-        buf = _byte_view(buf, n)
+        view = _byte_view(buf, n)
         self._check(False, n)
         if n == 0:
             return 0
         if self._io == _NON_BLOCKING:
-            self._start_transfer(buf)
+            self._start_transfer(view, buf)
             return n
+        buf = view
         if self._io == _ASYNCIO:
             n = self._sock.write(buf)
             if n:
@@ -211,7 +211,10 @@ class I2S(io.IOBase):
 
     # ---- non-blocking transfers, serviced by the IRQ thread ----
 
-    def _start_transfer(self, buf):
+    def _start_transfer(self, buf, caller):
+        # A byte view does not keep the caller's buffer alive; hold it only until
+        # the transfer is over, as a port holds no buffer after its callback.
+        self._keep = caller
         self._buf = memoryview(buf)
         self._done = 0
         _w.i2s_active[self._id + (0 if self._rx else 2)] = self
@@ -221,6 +224,7 @@ class I2S(io.IOBase):
         if self._buf is not None:
             _w.i2s_active[self._id + (0 if self._rx else 2)] = None
             self._buf = None
+            self._keep = None
 
     def _take_acks(self):
         """Read the world's counts of bytes played (non-blocking). True at end of stream."""

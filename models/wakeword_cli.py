@@ -5,6 +5,30 @@ import json
 import os
 import sys
 
+# Training's floats follow the SIMD code numpy and OpenBLAS pick for the CPU: on
+# an AVX-512 machine the same seed trained another model than on the AVX2 ones
+# that made the committed models. Training pins both to AVX2 where the CPU has it,
+# and BLAS to one thread (the matrices are small and the cores are shared).
+FLOAT_ENV = {"OPENBLAS_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Haswell",
+             "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+
+
+def pin_floats(cpuinfo="/proc/cpuinfo"):
+    """Set FLOAT_ENV before numpy is imported (only BLAS's thread count where the
+    CPU lacks AVX2 and FMA, which the Haswell kernels need). False if numpy was
+    imported already: then its floats stay the CPU's own."""
+    if "numpy" in sys.modules:
+        return False
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    avx2 = "avx2" in flags and "fma" in flags
+    os.environ.update(FLOAT_ENV if avx2 else {"OPENBLAS_NUM_THREADS": "1"})
+    return True
+
+
 # The keys of models/wakeword/specaug.AUGMENTS, spelled out so `pocket --help`
 # does not import numpy (a test checks the two agree).
 AUG_CHOICES = ("mask", "bandlimit", "all")
@@ -89,10 +113,12 @@ def _eval(args):
 
 
 def _train(args):
-    # One BLAS thread: the matrices are small and the cores are shared.
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    pinned = pin_floats()
     from pocket_agent.models.wakeword import commands, train
+
+    if not pinned:
+        print("note: numpy was loaded before training; its floats follow this CPU, so the model "
+              "may differ from one the command trains on its own", file=sys.stderr)
 
     out = args.out or (args.phrase.strip().lower().replace(" ", "_") + ".pwm")
     train.train(args.phrase, out, commands.cache_root(), seed=args.seed, steps=args.steps,

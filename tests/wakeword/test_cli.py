@@ -100,3 +100,40 @@ def test_train_offers_exactly_the_trainings_augmentations():
     from pocket_agent.models.wakeword import specaug
 
     assert set(wakeword_cli.AUG_CHOICES) == set(specaug.AUGMENTS)
+
+
+PINNED = r'''
+import ctypes, glob, os, sys
+from pocket_agent.models import wakeword_cli
+print(wakeword_cli.pin_floats(sys.argv[1]))
+import numpy
+lib = glob.glob(os.path.join(os.path.dirname(numpy.__file__), "..", "numpy.libs", "libscipy_openblas64_*.so"))
+core = b"?"
+if lib:
+    f = ctypes.CDLL(lib[0]).scipy_openblas_get_corename64_
+    f.restype = ctypes.c_char_p
+    core = f()
+print(core.decode(), numpy._core._multiarray_umath.__cpu_features__.get("X86_V4", False), os.environ["OPENBLAS_NUM_THREADS"])
+print(wakeword_cli.pin_floats(sys.argv[1]))
+'''
+
+
+def test_training_pins_numpy_and_blas_to_avx2_code(tmp_path):
+    """The same seed trained another model on an AVX-512 machine: the command runs
+    numpy and OpenBLAS with AVX2 code, so its floats do not follow the CPU's extras."""
+    import subprocess
+    import sys
+
+    def run(flags):
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
+        r = subprocess.run([sys.executable, "-c", PINNED, str(info)], capture_output=True, text=True, check=True)
+        return r.stdout.split("\n")
+
+    real = open("/proc/cpuinfo").read()
+    if " avx2" in real and " fma" in real:
+        first, (core, avx512, threads), again, _ = (lambda o: (o[0], o[1].split(), o[2], o[3]))(run("avx avx2 fma"))
+        assert (first, core, avx512, threads, again) == ("True", "Haswell", "False", "1", "False")
+    # a CPU without AVX2: only BLAS's thread count, never a kernel it cannot run
+    out = run("avx")
+    assert out[0] == "True" and out[1].split()[0] != "Haswell" and out[1].split()[2] == "1"

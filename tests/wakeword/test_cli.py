@@ -121,13 +121,20 @@ print(wakeword_cli.pin_floats(sys.argv[1]))
 def test_training_pins_numpy_and_blas_to_avx2_code(tmp_path):
     """The same seed trained another model on an AVX-512 machine: the command runs
     numpy and OpenBLAS with AVX2 code, so its floats do not follow the CPU's extras."""
+    import os
     import subprocess
     import sys
+
+    from pocket_agent.models.wakeword_cli import FLOAT_ENV
+
+    # a machine may set these itself (OPENBLAS_CORETYPE for its CPU): the check is what the command sets
+    env = {k: v for k, v in os.environ.items() if k not in FLOAT_ENV}
 
     def run(flags):
         info = tmp_path / "cpuinfo"
         info.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
-        r = subprocess.run([sys.executable, "-c", PINNED, str(info)], capture_output=True, text=True, check=True)
+        r = subprocess.run([sys.executable, "-c", PINNED, str(info)], capture_output=True, text=True, check=True,
+                           env=env)
         return r.stdout.split("\n")
 
     real = open("/proc/cpuinfo").read()

@@ -15,6 +15,8 @@ microWakeWord's hey_jarvis, model bytes, RAM and time in the MicroPython VM.
                                                   # pocketsphinx's keyphrase search on the host
     .venv/bin/python bench/wakeword.py --enroll 5  # per held-out voice: the model fine-tuned on 5 of
                                                   # that voice's split-B phrases, scored on the main set
+    .venv/bin/python bench/wakeword.py --validation A.pwm B.pwm C.pwm   # does training's check rank
+                                                  # runs as held-out audio does (with statistical speech too)
 
 Per voice and on a second held-out split B of positives (corpus.EVAL_B_*,
 declared before any model was scored on it) it prints the same FRR figures.
@@ -134,7 +136,13 @@ def main(argv=None):
                          "phrases (train.enroll), scored on the main set's phrases and all held-out speech")
     ap.add_argument("--enroll-speech", type=int, default=0, metavar="K",
                     help="with --enroll: the voice also reads K training sentences, enrolled as negatives")
+    ap.add_argument("--validation", nargs="+", metavar="PATH",
+                    help="only how training's check ranks these models against held-out audio, with and "
+                         "without validation speech made statistical (several runs of one recipe)")
     args = ap.parse_args(argv)
+    if args.validation:
+        validation_report(args.validation)
+        return 0
     models = dict(m.split("=", 1) for m in args.model)
     if args.enroll:
         for name in models or ("hey_pocket",):
@@ -682,6 +690,92 @@ def delay_report(qm):
             parts.append(f"{frr:.1%} ({lo:.1%}-{hi:.1%}; p90 {np.percentile(row[4], 90):.0f} ms)" if row and len(row[4])
                          else f"{frr:.1%}")
         print(f"      held-out FRR at <= 1 / 0.5 / 0.1 FA/h: {' / '.join(parts)}")
+
+
+def _statistical_speech(phrase, seed):
+    """The validation speech made again as a statistical voice would say it
+    (vocode.statistical, clip by clip), strung into streams as training's check
+    strings the plain speech for `seed`: features of each stream, cached."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pocket_agent.models.wakeword import dataset
+    from pocket_agent.models.wakeword.audio import npz_save
+
+    d = corpus.cache_dir(phrase, commands.cache_root())
+    out = d / f"valid_statistical_seed{seed}.npz"
+    if not out.exists():
+        speech, _ = clips_load(d / "speech_valid.npz")
+        train_speech, _ = clips_load(d / "speech_train.npz")
+        rng = np.random.default_rng(seed)  # the babble pool of train._features
+        bg = [train_speech[i] for i in rng.choice(len(train_speech), size=min(300, len(train_speech)),
+                                                  replace=False)]
+        with ProcessPoolExecutor(2) as ex:
+            copies = list(ex.map(_statistical_copy, enumerate(speech), chunksize=4))
+        streams = []
+        for k in range(3):
+            f, _ = dataset.streams(copies, 8, seed + 30 + k, pool=bg)
+            streams.extend(f)
+        npz_save(out, **{f"s{i:04d}": f for i, f in enumerate(streams)})
+    z = np.load(out)
+    return [z[k] for k in sorted(z.files)]
+
+
+def _statistical_copy(item):
+    from pocket_agent.models.wakeword import vocode
+
+    i, clip = item
+    y, _ = vocode.statistical(clip, np.random.default_rng(5000 + i))
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def _ranks(a):
+    """Ranks from 0, ties sharing their mean rank."""
+    a = np.asarray(a, float)
+    order = np.argsort(a, kind="stable")
+    r = np.empty(len(a))
+    r[order] = np.arange(len(a))
+    for v in np.unique(a):
+        r[a == v] = r[a == v].mean()
+    return r
+
+
+def spearman(a, b):
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+
+
+def validation_report(paths, seed=0):
+    """Does training's check rank models as held-out audio does? Each model scored
+    on one validation draw (the augmented validation windows of `seed`, so all see
+    the same audio): FRR at <= 0.5 FA/h with the validation speech as the
+    false-accept side, as the check scores it, and with that speech plus its copies
+    as a statistical voice would say it; then held-out FRR at <= 0.5 FA/h and the
+    rank correlation of each validation figure with it."""
+    qms = [qmodel.load(p) for p in paths]
+    phrase = qms[0].phrase
+    with train._progress() as progress:
+        data, _, vneg = train._features(phrase, commands.cache_root(), seed, progress)
+    stat = _statistical_speech(phrase, seed)
+    print(f"== validation against held-out, {len(qms)} models of {phrase!r} (validation draw of seed {seed}: "
+          f"{len(data['vpos'])} phrases, {len(vneg)} speech streams and as many statistical copies)")
+    rows = []
+    for p, qm in zip(paths, qms):
+        sc = evaluate.score(qm, list(data["vpos"]), list(data["vpos_end"]), vneg + stat)
+        n = len(vneg)
+        hours = sum(len(f) for f in vneg) * 0.02 / 3600
+        plain = evaluate.Scores(sc.pos_peak, [], sc.neg_sums[:n], hours)
+        both = evaluate.Scores(sc.pos_peak, [], sc.neg_sums, sc.neg_hours)
+        v_plain = evaluate.frr_at(evaluate.curve(qm, plain), train.GATE_FA_PER_HOUR)[0]
+        v_both = evaluate.frr_at(evaluate.curve(qm, both), train.GATE_FA_PER_HOUR)[0]
+        stat_fa = evaluate.false_accepts(qm, sc.neg_sums[n:], qmodel.threshold_sum(qm, 0.95))
+        _, hsc = commands.heldout_scores(qm, phrase)
+        held = evaluate.frr_at(evaluate.curve(qm, hsc), 0.5)[0]
+        rows.append((v_plain, v_both, held))
+        print(f"  {Path(p).name}: validation FRR {v_plain:.1%}, with statistical speech {v_both:.1%} "
+              f"(it fires {stat_fa} times at 0.95); held-out {held:.1%}", flush=True)
+    if len(rows) > 2:
+        v_plain, v_both, held = np.array(rows).T
+        print(f"  Spearman with held-out FRR at <= 0.5 FA/h: validation {spearman(v_plain, held):+.2f}, "
+              f"with statistical speech {spearman(v_both, held):+.2f}")
 
 
 if __name__ == "__main__":

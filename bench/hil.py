@@ -4,6 +4,7 @@
     .venv/bin/python bench/hil.py --suite         # only the suite's wall times
     .venv/bin/python bench/hil.py --soak          # only the soak (--cycles 200 --board pico2w)
     .venv/bin/python bench/hil.py --wakeword      # held-out wake-word clips through the twins
+    .venv/bin/python bench/hil.py --i2s-alloc     # heap the twins' non-blocking I2S writes allocate
 
 The suite part runs pytest on hil/suites as CI does (both boards' twins), the fast subset
 and then --hil-full, and prints each one's wall time and the app suites' share of it.
@@ -139,21 +140,73 @@ def run_wakeword(boards):
                     print(f"{'':18}{label}")
 
 
+I2S_ALLOC = """import gc, time
+from machine import I2S, Pin
+amp = I2S({id}, sck=Pin({sck}), ws=Pin({ws}), sd=Pin({sd}), mode=I2S.TX,
+          bits=16, format=I2S.MONO, rate=16000, ibuf=5120)
+done = [0]
+def cb(a):
+    done[0] += 1
+amp.irq(cb)
+buf = bytearray(1024)
+amp.write(buf)
+while done[0] < 1:
+    time.sleep_ms(1)
+gc.collect()
+gc.disable()
+before = gc.mem_alloc()
+for i in range({n}):
+    amp.write(buf)
+    while done[0] < i + 2:
+        time.sleep_ms(1)
+print(gc.mem_alloc() - before)
+gc.enable()
+amp.deinit()
+"""
+
+
+def run_i2s_alloc(boards, writes=20, runs=3):
+    """Heap allocated, with gc off, by non-blocking writes of 1 KB (the app's speaker
+    blocks) on each twin's amp bus. A port's DMA allocates nothing; the twin's shim
+    runs in the board's heap, so whatever it allocates the app sees as churn."""
+    from pocket_agent.boards import catalog
+    from pocket_agent.tools.twin import launcher
+    from tests.twin.conftest import mpremote
+
+    print(f"== heap allocated by {writes} non-blocking I2S writes of 1 KB (gc off), {runs} runs per twin")
+    for board in boards:
+        spec = next(b for b in catalog.load(board).raw["buses"].values()
+                    if b["type"] == "i2s" and b["mode"] == "tx")
+        code = I2S_ALLOC.format(n=writes, **{k: spec[k] for k in ("id", "sck", "ws", "sd")})
+        with tempfile.TemporaryDirectory() as tmp:
+            twin = launcher.start(board, state_dir=tmp)
+            try:
+                got = [int(mpremote(twin.port, "exec", code, timeout=30).strip()) for _ in range(runs)]
+            finally:
+                twin.stop()
+        print(f"  {board}: {', '.join(map(str, got))} bytes ({min(got) / writes:.0f}-{max(got) / writes:.0f} "
+              f"bytes a write)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", action="store_true", help="only the suite's wall times")
     ap.add_argument("--soak", action="store_true", help="only the soak")
     ap.add_argument("--wakeword", action="store_true", help="only the held-out wake-word clips")
+    ap.add_argument("--i2s-alloc", action="store_true",
+                    help="only the heap the twins' non-blocking I2S writes allocate")
     ap.add_argument("--cycles", type=int, default=200, help="soak cycles (default 200)")
     ap.add_argument("--board", default="pico2w", help="the twin the soak runs on")
     a = ap.parse_args(argv)
-    every = not (a.suite or a.soak or a.wakeword)
+    every = not (a.suite or a.soak or a.wakeword or a.i2s_alloc)
     if a.suite or every:
         run_suite()
     if a.soak or every:
         run_soak(a.board, a.cycles)
     if a.wakeword:
         run_wakeword(["esp32s3-devkitc", "pico2w"])
+    if a.i2s_alloc:
+        run_i2s_alloc(["esp32s3-devkitc", "pico2w"])
 
 
 if __name__ == "__main__":

@@ -139,9 +139,11 @@ def main(argv=None):
     ap.add_argument("--validation", nargs="+", metavar="PATH",
                     help="only how training's check ranks these models against held-out audio, with and "
                          "without validation speech made statistical (several runs of one recipe)")
+    ap.add_argument("--validation-seed", type=int, default=0, metavar="N",
+                    help="with --validation: whose augmented validation windows all models are scored on")
     args = ap.parse_args(argv)
     if args.validation:
-        validation_report(args.validation)
+        validation_report(args.validation, args.validation_seed)
         return 0
     models = dict(m.split("=", 1) for m in args.model)
     if args.enroll:
@@ -694,11 +696,10 @@ def delay_report(qm):
 
 def _statistical_speech(phrase, seed):
     """The validation speech made again as a statistical voice would say it
-    (vocode.statistical, clip by clip), strung into streams as training's check
-    strings the plain speech for `seed`: features of each stream, cached."""
+    (vocode.statistical, clip by clip), in the streams training's check makes of
+    the plain speech for `seed` (train.validation_streams): features, cached."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from pocket_agent.models.wakeword import dataset
     from pocket_agent.models.wakeword.audio import npz_save
 
     d = corpus.cache_dir(phrase, commands.cache_root())
@@ -706,15 +707,9 @@ def _statistical_speech(phrase, seed):
     if not out.exists():
         speech, _ = clips_load(d / "speech_valid.npz")
         train_speech, _ = clips_load(d / "speech_train.npz")
-        rng = np.random.default_rng(seed)  # the babble pool of train._features
-        bg = [train_speech[i] for i in rng.choice(len(train_speech), size=min(300, len(train_speech)),
-                                                  replace=False)]
         with ProcessPoolExecutor(2) as ex:
             copies = list(ex.map(_statistical_copy, enumerate(speech), chunksize=4))
-        streams = []
-        for k in range(3):
-            f, _ = dataset.streams(copies, 8, seed + 30 + k, pool=bg)
-            streams.extend(f)
+        streams = train.validation_streams(copies, seed, train.babble_pool(train_speech, seed))
         npz_save(out, **{f"s{i:04d}": f for i, f in enumerate(streams)})
     z = np.load(out)
     return [z[k] for k in sorted(z.files)]
@@ -722,10 +717,10 @@ def _statistical_speech(phrase, seed):
 
 def _statistical_copy(item):
     from pocket_agent.models.wakeword import vocode
+    from pocket_agent.models.wakeword.audio import to_int16
 
     i, clip = item
-    y, _ = vocode.statistical(clip, np.random.default_rng(5000 + i))
-    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+    return to_int16(vocode.statistical(clip, np.random.default_rng(5000 + i))[0])
 
 
 def _ranks(a):
@@ -757,13 +752,13 @@ def validation_report(paths, seed=0):
     stat = _statistical_speech(phrase, seed)
     print(f"== validation against held-out, {len(qms)} models of {phrase!r} (validation draw of seed {seed}: "
           f"{len(data['vpos'])} phrases, {len(vneg)} speech streams and as many statistical copies)")
+    n = len(vneg)
+    plain_hours = sum(len(f) for f in vneg) * frontend.HOP / frontend.SAMPLE_RATE / 3600
     rows = []
     for p, qm in zip(paths, qms):
         sc = evaluate.score(qm, list(data["vpos"]), list(data["vpos_end"]), vneg + stat)
-        n = len(vneg)
-        hours = sum(len(f) for f in vneg) * 0.02 / 3600
-        plain = evaluate.Scores(sc.pos_peak, [], sc.neg_sums[:n], hours)
         both = evaluate.Scores(sc.pos_peak, [], sc.neg_sums, sc.neg_hours)
+        plain = evaluate.Scores(sc.pos_peak, [], sc.neg_sums[:n], plain_hours)
         v_plain = evaluate.frr_at(evaluate.curve(qm, plain), train.GATE_FA_PER_HOUR)[0]
         v_both = evaluate.frr_at(evaluate.curve(qm, both), train.GATE_FA_PER_HOUR)[0]
         stat_fa = evaluate.false_accepts(qm, sc.neg_sums[n:], qmodel.threshold_sum(qm, 0.95))

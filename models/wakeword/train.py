@@ -25,6 +25,21 @@ def _progress():
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
+def babble_pool(speech, seed):
+    """The training speech that babble noise is made from, for `seed`."""
+    rng = np.random.default_rng(seed)
+    return [speech[i] for i in rng.choice(len(speech), size=min(300, len(speech)), replace=False)]
+
+
+def validation_streams(vspeech, seed, bg):
+    """Features of the validation speech strung into streams: three augmented passes."""
+    vneg = []
+    for k in range(3):
+        f, _ = dataset.streams(vspeech, 8, seed + 30 + k, pool=bg)
+        vneg.extend(f)
+    return vneg
+
+
 def _features(phrase, root, seed, progress):
     """Augmented training and validation features, cached per phrase and seed."""
     out = corpus.cache_dir(phrase, root) / f"features_seed{seed}.npz"
@@ -40,8 +55,7 @@ def _features(phrase, root, seed, progress):
     vpos, _ = clips_load(d / "pos_valid.npz")
     vconf, _ = clips_load(d / "conf_valid.npz")
     vspeech, _ = clips_load(d / "speech_valid.npz")
-    rng = np.random.default_rng(seed)
-    bg = [speech[i] for i in rng.choice(len(speech), size=min(300, len(speech)), replace=False)]
+    bg = babble_pool(speech, seed)
     copies_pos, copies_conf = 6, 3
     total = len(pos) * copies_pos + len(conf) * copies_conf + len(vpos) + len(vconf)
     task = progress.add_task("augmenting", total=total)
@@ -56,10 +70,7 @@ def _features(phrase, root, seed, progress):
         f, _ = dataset.streams(speech, 12, seed + 10 + k, pool=bg)
         neg.extend(f)
     neg.extend(dataset.noise_streams(40, 30.0, seed + 20, pool=bg))
-    vneg = []
-    for k in range(3):
-        f, _ = dataset.streams(vspeech, 8, seed + 30 + k, pool=bg)
-        vneg.extend(f)
+    vneg = validation_streams(vspeech, seed, bg)
     progress.advance(t2)
     arrays = {"pos": pf, "pos_end": pe, "conf": cf, "conf_end": ce,
               "vpos": vpf, "vpos_end": vpe, "vconf": vcf, "vconf_end": vce}

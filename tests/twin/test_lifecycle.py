@@ -110,7 +110,9 @@ def test_main_py_that_swallows_ctrl_c(start_twin):
     twin.control("reset", safe=True)
     twin.wait_port(boots=boots)
     mpremote(twin.port, "resume", "fs", "rm", ":main.py")
+    boots = twin.status()["boots"]
     twin.control("reset")
+    twin.wait_port(boots=boots)  # as after every reset: the port goes away while the board boots
     assert mpremote(twin.port, "exec", "print('recovered')") == "recovered\n"
 
 

@@ -167,8 +167,9 @@ amp.deinit()
 
 def run_i2s_alloc(boards, writes=20, runs=3):
     """Heap allocated, with gc off, by non-blocking writes of 1 KB (the app's speaker
-    blocks) on each twin's amp bus. A port's DMA allocates nothing; the twin's shim
-    runs in the board's heap, so whatever it allocates the app sees as churn."""
+    blocks) on each twin's amp bus, less what the same script allocates with no write.
+    A port's DMA allocates nothing; the twin's shim runs in the board's heap, so
+    whatever it allocates the app sees as churn."""
     from pocket_agent.boards import catalog
     from pocket_agent.tools.twin import launcher
     from tests.twin.conftest import mpremote
@@ -177,15 +178,18 @@ def run_i2s_alloc(boards, writes=20, runs=3):
     for board in boards:
         spec = next(b for b in catalog.load(board).raw["buses"].values()
                     if b["type"] == "i2s" and b["mode"] == "tx")
-        code = I2S_ALLOC.format(n=writes, **{k: spec[k] for k in ("id", "sck", "ws", "sd")})
+        pins = {k: spec[k] for k in ("id", "sck", "ws", "sd")}
         with tempfile.TemporaryDirectory() as tmp:
             twin = launcher.start(board, state_dir=tmp)
             try:
-                got = [int(mpremote(twin.port, "exec", code, timeout=30).strip()) for _ in range(runs)]
+                def measure(n):
+                    return int(mpremote(twin.port, "exec", I2S_ALLOC.format(n=n, **pins), timeout=30).strip())
+                base = [measure(0) for _ in range(runs)]
+                got = [measure(writes) - b for b in base]
             finally:
                 twin.stop()
         print(f"  {board}: {', '.join(map(str, got))} bytes ({min(got) / writes:.0f}-{max(got) / writes:.0f} "
-              f"bytes a write)")
+              f"bytes a write; the script alone {', '.join(map(str, base))})")
 
 
 def main(argv=None):

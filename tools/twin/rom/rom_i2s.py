@@ -23,10 +23,12 @@ _port = None
 
 def _nbytes(buf):
     """Bytes in buf: the ports take any buffer by its bytes, while len() and slices
-    of an array('h') count items. No allocation for bytes and bytearray."""
-    if type(buf) is bytearray or type(buf) is bytes:
+    of an array('h') count items. No allocation for bytes and bytearray, one view
+    for the rest (nothing else tells a view's item size)."""
+    t = type(buf)
+    if t is bytearray or t is bytes:
         return len(buf)
-    mv = memoryview(buf)
+    mv = buf if t is memoryview else memoryview(buf)
     return uctypes.addressof(mv[len(mv):]) - uctypes.addressof(mv)
 
 
@@ -92,6 +94,7 @@ class I2S(io.IOBase):
         self._played = 0
         self._acks = bytearray(64)
         self._poll = None  # made by the first blocking write
+        self._len = 0  # bytes of the transfer in progress
         self._keep = None  # the caller's buffer while a transfer uses a view of it
         if _port == "esp32":  # IDF DMA buffers of 256 frames, as many as fit in ibuf
             self._dma = max(1, ibuf // (256 * self._frame)) * 256 * self._frame
@@ -122,7 +125,7 @@ class I2S(io.IOBase):
         if n == 0:
             return 0
         if self._io == _NON_BLOCKING:
-            self._start_transfer(view, buf)
+            self._start_transfer(memoryview(view), buf, n)  # sliced as samples come
             return n
         buf = view
         if self._io == _ASYNCIO:
@@ -140,14 +143,13 @@ class I2S(io.IOBase):
 
     def write(self, buf):
         n = _nbytes(buf)
-        view = _byte_view(buf, n)
         self._check(False, n)
         if n == 0:
             return 0
         if self._io == _NON_BLOCKING:
-            self._start_transfer(view, buf)
+            self._start_transfer(buf, buf, n)  # written by offset: no view per transfer
             return n
-        buf = view
+        buf = _byte_view(buf, n)
         if self._io == _ASYNCIO:
             n = self._sock.write(buf)
             if n:
@@ -172,8 +174,7 @@ class I2S(io.IOBase):
                 if room <= 0:
                     self._wait(select.POLLIN)  # the world's next count of bytes played
                     continue
-                # the whole buffer as it is when it fits at once: no slice to allocate
-                k = self._sock.write(buf if room == n else memoryview(buf)[done:done + room])
+                k = self._sock.write(buf, done, room)  # by offset: a slice would allocate
                 if not k:
                     self._wait(select.POLLOUT)
                     continue
@@ -211,11 +212,12 @@ class I2S(io.IOBase):
 
     # ---- non-blocking transfers, serviced by the IRQ thread ----
 
-    def _start_transfer(self, buf, caller):
+    def _start_transfer(self, buf, caller, n):
         # A byte view does not keep the caller's buffer alive; hold it only until
         # the transfer is over, as a port holds no buffer after its callback.
         self._keep = caller
-        self._buf = memoryview(buf)
+        self._buf = buf
+        self._len = n
         self._done = 0
         _w.i2s_active[self._id + (0 if self._rx else 2)] = self
         _w.wake()
@@ -273,18 +275,24 @@ class I2S(io.IOBase):
         try:
             if self._rx:
                 n = self._sock.readinto(buf[self._done:])
+                if n == 0:  # the world hung up: no more samples will come
+                    self._stop_transfer()
+                    return
             else:
-                self._take_acks()
-                room = self._room(len(buf) - self._done)
+                if self._take_acks():  # the world hung up: nothing more will play
+                    self._stop_transfer()
+                    return
+                room = self._room(self._len - self._done)
                 if room > 0:
-                    n = self._sock.write(buf[self._done:self._done + room])
+                    # by offset and size, in bytes whatever buf's items: a slice would allocate
+                    n = self._sock.write(buf, self._done, room)
                     if n:
                         self._sent += n
         except OSError:
             n = None
         if n:
             self._done += n
-        if self._done >= len(buf) and (not self._rx or self._done % self._frame == 0):
+        if self._done >= self._len and (not self._rx or self._done % self._frame == 0):
             self._stop_transfer()
             _w.schedule(self._cb, self)
 

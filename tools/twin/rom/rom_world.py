@@ -134,7 +134,8 @@ def _irq_loop(ev):
     p = select.poll()
     p.register(ev, select.POLLIN)
     buf = bytearray(4)
-    watched = [None] * 4
+    watched = [None] * 4  # the I2S object whose transfer each slot serves now
+    socks = [None] * 4  # each slot's socket, registered between transfers too: registering allocates
     while True:
         for obj, flags in p.ipoll(-1):
             if obj is ev:
@@ -150,25 +151,42 @@ def _irq_loop(ev):
                     t = timers[buf[1]]
                     if t is not None:
                         t._fire()
-            else:
-                for i2s in watched:
-                    if i2s is not None and i2s._sock is obj:
-                        i2s._service()
+                continue
+            for i in range(4):
+                if socks[i] is obj:
+                    if watched[i] is not None:
+                        watched[i]._service()
+                    else:  # quiet, yet polled: it hung up or was closed (deinit)
+                        _forget(p, socks, i)
         for i in range(4):
             i2s = i2s_active[i]
             if i2s is not watched[i]:
-                if watched[i] is not None:
-                    try:
-                        p.unregister(watched[i]._sock)
-                    except (OSError, KeyError):
-                        pass
-                if i2s is not None:
+                if i2s is None:
+                    if socks[i] is not None:
+                        try:
+                            p.modify(socks[i], 0)  # between transfers: only a hang-up wakes us
+                        except OSError:
+                            _forget(p, socks, i)
+                elif i2s._sock is socks[i]:
+                    p.modify(socks[i], i2s._events)
+                else:
+                    _forget(p, socks, i)
                     p.register(i2s._sock, i2s._events)
+                    socks[i] = i2s._sock
                 watched[i] = i2s
             if i >= 2 and i2s is not None:
                 # TX: the world only answers audio in flight, so a transfer that
                 # starts with none (or with room left) writes on any wake-up
                 i2s._service()
+
+
+def _forget(p, socks, i):
+    if socks[i] is not None:
+        try:
+            p.unregister(socks[i])
+        except (OSError, KeyError):
+            pass
+        socks[i] = None
 
 
 def schedule(fn, arg):

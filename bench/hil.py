@@ -13,8 +13,8 @@ A soak cycle is what a person does: "hey pocket", a pause, "what's the temperatu
 into the twin's mic, with no button; it succeeds when the answer is on the screen
 (read from its pixels) and the board is back to idle. Latency is from the last sample of
 speech into the mic to the first screen that shows the answer. The heap is the board's
-own report over the link (`info`: free bytes after a collection), after the first cycle
-and after the last.
+own report over the link (`heap_get`: free bytes after a collection, and the largest
+block it can allocate), after the first cycle and after the last.
 """
 
 import argparse
@@ -105,10 +105,10 @@ def run_soak(board, cycles):
             ms.append(turn.screen_ms)
             modes[turn.utterance.mode] = modes.get(turn.utterance.mode, 0) + 1
             if start is None:
-                start = stage.board_info()
+                start = stage.board_heap()
             if (i + 1) % 25 == 0:
                 print(f"  {i + 1} cycles, {len(failures)} failed, {time.monotonic() - t0:.0f} s", flush=True)
-        end = stage.board_info()
+        end = stage.board_heap()
         wall = time.monotonic() - t0
     s = sorted(ms)
     print(f"cycles {cycles}, answered {len(ms)} ({100 * len(ms) / cycles:.1f} %), {wall:.0f} s "
@@ -120,6 +120,8 @@ def run_soak(board, cycles):
     if start and end:
         print(f"heap free after a collection: {start['mem_free']} bytes after cycle 1, {end['mem_free']} after "
               f"the last ({end['mem_free'] - start['mem_free']:+d}); the app's heap {start['heap']} bytes")
+        print(f"largest free block: {start['largest_free']} bytes after cycle 1, {end['largest_free']} after the "
+              f"last ({end['largest_free'] - start['largest_free']:+d})")
     for i, why in failures[:20]:
         print(f"  failed cycle {i}: {why}")
 

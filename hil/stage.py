@@ -306,6 +306,12 @@ class Stage:
         device = self.bridge.device(self.board_name)
         return self.call(device.device_info(), timeout=timeout)
 
+    def board_heap(self, timeout=5.0):
+        """The board's heap report (`heap_get`): heap, mem_free and largest_free, the
+        largest block it can allocate now (a heap can have room, but in pieces)."""
+        device = self.bridge.device(self.board_name)
+        return self.call(device.heap_report(), timeout=timeout)
+
     # -- acting on the board, as a person would
 
     @property

@@ -32,6 +32,16 @@ ERROR_TEXT = 140  # UTF-8 bytes: the error's re, code and text length take 4 mor
 LOG_TEXT = 1000
 
 
+def _gives(size):
+    # A function of its own: the block's address dies with its frame, where a
+    # stale copy in the caller's frame could keep the block from being collected.
+    try:
+        bytearray(size)
+        return True
+    except MemoryError:
+        return False
+
+
 class Link:
     """The session with the host; it outlives app restarts."""
 
@@ -132,6 +142,25 @@ class App:
         gc.collect()
         free = gc.mem_free()
         return gc.mem_alloc() + free - self.heap_base, free
+
+    def largest_free(self):
+        """The largest block the heap gives now, to 64 bytes, at most the heap
+        budget (the most the app may hold). It asks for blocks, a collection after
+        each: some milliseconds a probe on a board, so only on request."""
+        cap = gc.mem_free()
+        if self.heap_budget:
+            cap = min(cap, self.heap_budget)
+        lo, hi = 0, cap + 1  # a block of lo bytes is given; one of hi bytes is not
+        size = cap
+        while True:
+            if _gives(size):
+                lo = size
+            else:
+                hi = size
+            gc.collect()
+            if hi - lo <= 64:
+                return lo
+            size = (lo + hi) // 2
 
     def wake(self, now):
         if self.power.wake(now):
@@ -486,7 +515,7 @@ class App:
 def main(board, parts, wdt=None, detector=None, boot_id=0, faults=(), heap_base=0):
     """Run the app for good: an unhandled exception is logged over the link,
     shown, and the app starts again (the session with the host stays up)."""
-    caps = 0x700  # confirmations, timers, notes: the board always keeps them
+    caps = 0xF00  # confirmations, timers, notes, the heap report: the board always has them
     for bit, key in ((0x001, "display"), (0x002, "led"), (0x004, "amp"), (0x008, "mic"),
                      (0x010, "env"), (0x020, "imu"), (0x040, "battery")):
         if parts.get(key) is not None:

@@ -81,6 +81,11 @@ def info_get(app, v, now):
              app.firmware, total, free, app.width, app.height)
 
 
+def heap_get(app, v, now):
+    total, free = app.heap()
+    app.keep("heap", app.ep.dec.seq, total, free, app.largest_free())
+
+
 def clock_set(app, v, now):
     app.clock.set(v[0], v[1], v[2], now)
     app.dirty = True
@@ -235,7 +240,7 @@ def ignore(app, v, now):
 
 
 HANDLERS = {
-    T("info_get"): info_get, T("clock_set"): clock_set, T("display_text"): display_text,
+    T("info_get"): info_get, T("heap_get"): heap_get, T("clock_set"): clock_set, T("display_text"): display_text,
     T("notify"): notify, T("led"): led, T("tone"): tone, T("sound"): sound,
     T("setting_set"): setting_set, T("sensor_read"): sensor_read,
     T("confirm_request"): confirm_request, T("confirm_cancel"): confirm_cancel, T("pair"): pair,

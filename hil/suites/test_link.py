@@ -24,7 +24,7 @@ REPL_BYTES = set(range(0x01, 0x06)) | {0x0D}  # Ctrl-A..Ctrl-E and CR
 # The capability bit of each kind of part (docs/link-protocol.md, Handshake).
 PART_CAPS = {"ssd1306": 0x001, "led": 0x002, "ws2812": 0x002, "max98357a": 0x004, "inmp441": 0x008,
              "bme280": 0x010, "mpu6050": 0x020, "battery": 0x040, "button": 0x080}
-ALWAYS_CAPS = 0x700  # confirmations, timers, notes
+ALWAYS_CAPS = 0xF00  # confirmations, timers, notes, the heap report
 
 
 # ---- an independent reader of the wire format ----
@@ -104,6 +104,8 @@ def test_handshake_says_what_the_board_is_and_can_do(board, app):
     assert info[3].startswith(peer["software"])
     assert (info[6], info[7]) == (display["width"], display["height"])
     assert 0 < info[5] <= info[4]  # mem_free within the heap
+    heap = app.request("heap_get", reply="heap")
+    assert 0 < heap[3] <= heap[2] <= heap[1]  # the largest free block within what is free
 
 
 @pytest.mark.hil_full

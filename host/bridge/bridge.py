@@ -221,7 +221,7 @@ class Bridge:
         for name, code, _unit in catalogue.fields(mtype):
             v = fields[name]
             values.append(bytes.fromhex(v) if code in "xy" else v)
-        if req["type"] in ("info_get", "sensor_read"):
+        if req["type"] in ("info_get", "heap_get", "sensor_read"):
             return {"ok": True, "reply": await s.request(req["type"], values)}
         ticket = s.send(req["type"], *values)
         if link.reliable(mtype):

@@ -18,6 +18,7 @@ TIMER_KINDS = {"timer": 0, "alarm": 1, "reminder": 2}
 COLOURS = {"off": (0, 0, 0), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
            "yellow": (255, 200, 0), "orange": (255, 100, 0), "purple": (160, 0, 255),
            "white": (255, 255, 255), "cyan": (0, 255, 255), "pink": (255, 80, 160)}
+CAP_HEAP_REPORT = 0x800  # docs/link-protocol.md, caps
 RESULTS = {0: "approved", 1: "denied", 2: "timeout", 3: "cancelled", 4: "not paired"}
 
 
@@ -141,6 +142,18 @@ class BoardDevice(Device):
         peer = self.session.ep.peer or {}
         info.update(caps=peer.get("caps", 0), software=peer.get("software", ""))
         return info
+
+    async def heap_report(self):
+        """The board's heap after a collection (`heap_get`): what the app can use, how
+        much is free, and the largest block it can allocate now. Not an agent tool: the
+        board stalls for some milliseconds to find the largest block."""
+        caps = (self.session.ep.peer or {}).get("caps", 0)
+        if not caps & CAP_HEAP_REPORT:
+            raise DeviceError(f"board {self.board} does not report its heap",
+                              hint="its firmware predates heap_get; `pocket deploy` installs the current app")
+        report = await self._call(self.session.request("heap_get", ()))
+        report.pop("re", None)
+        return report
 
 
 async def _now(func, *args):

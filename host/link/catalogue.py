@@ -26,6 +26,8 @@ MESSAGES = {
     0x10: ("info_get", 1, ""),
     0x11: ("info", 1, "re:H board:s machine:s firmware:s heap:I:bytes mem_free:I:bytes width:H:px height:H:px"),
     0x12: ("clock_set", 1, "time:I:unix_s ms:H:ms utc_offset:h:min"),
+    0x13: ("heap_get", 1, ""),
+    0x14: ("heap", 1, "re:H heap:I:bytes mem_free:I:bytes largest_free:I:bytes"),
     0x20: ("display_text", 1, "region:B flags:B text:t"),
     0x21: ("notify", 1, "level:B duration:H:ms title:s text:t"),
     0x22: ("led", 1, "r:B g:B b:B mode:B period:H:ms"),

@@ -82,6 +82,9 @@ def test_device_calls_reach_the_board_and_answers_come_back(tmp_path):
         await dev.set_setting("volume", 30)
         with pytest.raises(DeviceError, match="no setting"):
             await dev.set_setting("warp", 9)
+        with pytest.raises(DeviceError, match="does not report its heap") as exc:  # board_app: caps 0x7FF
+            await dev.heap_report()
+        assert "pocket deploy" in exc.value.hint
         s = br.sessions["board0"]
         assert s.ep.pending() == 0 and s.status()["link"]["bad_crc"] == 0
 

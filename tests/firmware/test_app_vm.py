@@ -727,3 +727,37 @@ def test_the_board_catalogue_caps_the_names_the_info_reply_carries(tmp_path):
     data["machine"] = "m" * 64
     path.write_text(json.dumps(data))
     assert catalog.load_file(path).machine == "m" * 64
+
+
+def test_heap_get_reports_the_largest_block_the_heap_gives():
+    """`largest_free` agrees with MicroPython's own count (mem_info's "max free sz", in blocks
+    of 32 bytes on the 64-bit VM) on a heap cut into small holes, stops at the heap budget, and
+    comes back over the link with what `info` reports."""
+    text = mpy.run(PRELUDE + r'''
+import micropython
+keep, junk = [], []
+try:
+    while True:
+        junk.append(bytearray(400))
+        keep.append(bytearray(16))
+except MemoryError:
+    pass
+junk = None
+gc.collect()
+largest = app.largest_free()
+gc.collect()
+micropython.mem_info()
+app.heap_budget = 1000
+capped = app.largest_free()
+app.heap_budget = 0
+host("heap_get")
+run(200)
+out(largest=largest, capped=capped, free=gc.mem_free(), reply=loop.named("heap"))
+''', path=VM_PATH, heap="200K")
+    r = json.loads(text.strip().splitlines()[-1])
+    max_free = int(text.split("max free sz: ")[1].split()[0]) * 32
+    assert max_free - 64 <= r["largest"] <= max_free, (r["largest"], max_free)
+    assert r["largest"] < r["free"] // 4  # the holes: plenty free, no big piece
+    assert r["capped"] == 1000
+    (re, heap, free, largest), = [h[:4] for h in r["reply"]]
+    assert heap > free > 0 and abs(largest - r["largest"]) <= largest // 2

@@ -61,6 +61,8 @@ EXAMPLES = [
     ("audio_chunk", [2, 65535, 1234, 0, 3, bytes([0x12, 0x34])]),
     ("audio_end", [1, 17, 0]),
     ("audio_stop", [1]),
+    ("heap_get", []),  # added after the first catalogue: at the end, so the earlier frames stay as they were
+    ("heap", [4, 204800, 150123, 8704]),
 ]
 
 _FORMATS = {"B": "<B", "H": "<H", "h": "<h", "I": "<I", "i": "<i", "Q": "<Q"}

@@ -240,9 +240,9 @@ def ignore(app, v, now):
 
 
 HANDLERS = {
-    T("info_get"): info_get, T("heap_get"): heap_get, T("clock_set"): clock_set, T("display_text"): display_text,
-    T("notify"): notify, T("led"): led, T("tone"): tone, T("sound"): sound,
-    T("setting_set"): setting_set, T("sensor_read"): sensor_read,
+    T("info_get"): info_get, T("heap_get"): heap_get, T("clock_set"): clock_set,
+    T("display_text"): display_text, T("notify"): notify, T("led"): led, T("tone"): tone,
+    T("sound"): sound, T("setting_set"): setting_set, T("sensor_read"): sensor_read,
     T("confirm_request"): confirm_request, T("confirm_cancel"): confirm_cancel, T("pair"): pair,
     T("timer_set"): timer_set, T("timer_cancel"): timer_cancel, T("note_set"): note_set,
     T("note_delete"): note_delete, T("sync_begin"): sync_begin, T("sync_end"): sync_end,

@@ -9,6 +9,7 @@ from .text import centi, wrap
 BAR_H = 10  # status bar with its rule
 LINE = 9  # text line pitch (8x8 font plus a gap)
 COLS = 15  # answer text columns; the right edge holds the scroll bar
+BIG_CHARS = 8  # double-size characters across a 128 px screen
 
 
 class View:
@@ -64,23 +65,25 @@ class Painter:
         self.fb = fb
         self.w = width
         self.h = height
-        self._glyph_buf = bytearray(8)
-        self._glyph = framebuf.FrameBuffer(self._glyph_buf, 8, 8, framebuf.MONO_VLSB)
+        self._line_buf = bytearray(8 * BIG_CHARS)
+        self._line = framebuf.FrameBuffer(self._line_buf, 8 * BIG_CHARS, 8, framebuf.MONO_VLSB)
 
     def big(self, s, x, y):
-        """Text at twice the font size (16 px high), for titles and the clock."""
-        g = self._glyph
+        """Text at twice the font size (16 px high), for titles and the clock; at
+        most BIG_CHARS characters. The line is drawn once at the font's size and
+        each pixel doubled: a loop over the str's characters would intern every
+        new one for good, and a qstr pool that grows needs one large block."""
+        line = self._line
+        buf = self._line_buf
         fb = self.fb
-        for ch in s:
-            g.fill(0)
-            g.text(ch, 0, 0, 1)
-            for cx in range(8):
-                col = self._glyph_buf[cx]
-                if col:
-                    for cy in range(8):
-                        if col & (1 << cy):
-                            fb.fill_rect(x + 2 * cx, y + 2 * cy, 2, 2, 1)
-            x += 16
+        line.fill(0)
+        line.text(s, 0, 0, 1)
+        for cx in range(8 * min(len(s), BIG_CHARS)):
+            col = buf[cx]
+            if col:
+                for cy in range(8):
+                    if col & (1 << cy):
+                        fb.fill_rect(x + 2 * cx, y + 2 * cy, 2, 2, 1)
 
     def center(self, s, y, big=False):
         n = len(s) * (16 if big else 8)

@@ -761,3 +761,30 @@ out(largest=largest, capped=capped, free=gc.mem_free(), reply=loop.named("heap")
     assert r["capped"] == 1000
     (re, heap, free, largest), = [h[:4] for h in r["reply"]]
     assert heap > free > 0 and abs(largest - r["largest"]) <= largest // 2
+
+
+def test_the_app_interns_nothing_new_once_it_has_run():
+    """Every qstr the app interns at run time stays for good, and the tables grow by doubling:
+    one new character at the wrong moment can cost a large block (the clock's digits did, 8 Dec).
+    After one conversation, more conversations and every digit on the clock intern nothing."""
+    text = mpy.run(PRELUDE + r'''
+import micropython
+def talk(answer):
+    press(1000)
+    host("display_text", 2, 0, "T\u00eftle")
+    host("display_text", 0, 0, answer)
+    run(app.flow.hold_ms + 200)
+talk("It is 21.5 C inside.")
+micropython.qstr_info()
+for h, m in ((10, 23), (14, 56), (17, 58), (19, 9), (20, 47)):
+    host("clock_set", 1700000000 - 1700000000 % 86400 + h * 3600 + m * 60, 0, 0)
+    run(1500)
+    talk("\u00bfQu\u00e9 tal? %d:%02d \u2603 \u00e5\u00df\u00e7" % (h, m))
+micropython.qstr_info()
+out(state=S.NAMES[app.flow.state], clock=app.view.clock)
+''', path=VM_PATH, heap="200K")
+    lines = text.strip().splitlines()
+    counts = [ln.split("n_qstr=")[1].split(",")[0] for ln in lines if "n_qstr=" in ln]
+    r = json.loads(lines[-1])
+    assert r["state"] == "IDLE" and r["clock"] == "20:47", r
+    assert counts[0] == counts[1], text

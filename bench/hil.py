@@ -142,56 +142,34 @@ def run_wakeword(boards):
                     print(f"{'':18}{label}")
 
 
-I2S_ALLOC = """import gc, time
-from machine import I2S, Pin
-amp = I2S({id}, sck=Pin({sck}), ws=Pin({ws}), sd=Pin({sd}), mode=I2S.TX,
-          bits=16, format=I2S.MONO, rate=16000, ibuf=5120)
-done = [0]
-def cb(a):
-    done[0] += 1
-amp.irq(cb)
-buf = bytearray(1024)
-amp.write(buf)
-while done[0] < 1:
-    time.sleep_ms(1)
-gc.collect()
-gc.disable()
-before = gc.mem_alloc()
-for i in range({n}):
-    amp.write(buf)
-    while done[0] < i + 2:
-        time.sleep_ms(1)
-print(gc.mem_alloc() - before)
-gc.enable()
-amp.deinit()
-"""
-
-
 def run_i2s_alloc(boards, writes=20, runs=3):
     """Heap allocated, with gc off, by non-blocking writes of 1 KB (the app's speaker
-    blocks) on each twin's amp bus, less what the same script allocates with no write.
-    A port's DMA allocates nothing; the twin's shim runs in the board's heap, so
-    whatever it allocates the app sees as churn."""
+    blocks) on each twin's amp bus, less what the same loop allocates with no write
+    (the script of tests/twin_world/test_parts.py). A port's DMA allocates nothing; the
+    twin's shim runs in the board's heap, so whatever it allocates the app sees as churn."""
     from pocket_agent.boards import catalog
     from pocket_agent.tools.twin import launcher
     from tests.twin.conftest import mpremote
+    from tests.twin_world.conftest import i2s_tx_code
 
     print(f"== heap allocated by {writes} non-blocking I2S writes of 1 KB (gc off), {runs} runs per twin")
     for board in boards:
         spec = next(b for b in catalog.load(board).raw["buses"].values()
                     if b["type"] == "i2s" and b["mode"] == "tx")
-        pins = {k: spec[k] for k in ("id", "sck", "ws", "sd")}
+        code = i2s_tx_code(spec) + f"""amp = amp_on()
+block = bytearray(1024)
+writes(amp, block, 2)
+print(writes(amp, block, {writes}) - writes(amp, block, 0))
+amp.deinit()
+"""
         with tempfile.TemporaryDirectory() as tmp:
             twin = launcher.start(board, state_dir=tmp)
             try:
-                def measure(n):
-                    return int(mpremote(twin.port, "exec", I2S_ALLOC.format(n=n, **pins), timeout=30).strip())
-                base = [measure(0) for _ in range(runs)]
-                got = [measure(writes) - b for b in base]
+                got = [int(mpremote(twin.port, "exec", code, timeout=30).strip()) for _ in range(runs)]
             finally:
                 twin.stop()
         print(f"  {board}: {', '.join(map(str, got))} bytes ({min(got) / writes:.0f}-{max(got) / writes:.0f} "
-              f"bytes a write; the script alone {', '.join(map(str, base))})")
+              f"bytes a write)")
 
 
 def main(argv=None):

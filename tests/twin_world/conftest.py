@@ -65,3 +65,33 @@ def part(twin, name):
 def i2c_setup(twin):
     spec = bus(twin, "i2c")
     return f"import machine\ni2c = machine.I2C({spec['id']}, scl=machine.Pin({spec['scl']}), sda=machine.Pin({spec['sda']}))\n"
+
+
+def i2s_tx_code(spec):
+    """MicroPython that opens the amp bus of `spec` for non-blocking writes of 16 kHz mono
+    (`amp_on()`), and `writes(amp, buf, n)`: n writes, each waited for, returning the heap
+    they allocated with gc off. Shared by the I2S tests and bench/hil.py --i2s-alloc."""
+    return f"""import gc, time
+from machine import I2S, Pin
+done = [0]
+def taken(a):
+    done[0] += 1
+def amp_on():
+    amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
+              bits=16, format=I2S.MONO, rate=16000, ibuf=5120)
+    amp.irq(taken)
+    return amp
+def writes(amp, buf, n):
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(n):
+        want = done[0] + 1
+        amp.write(buf)
+        t0 = time.ticks_ms()
+        while done[0] < want and time.ticks_diff(time.ticks_ms(), t0) < 2000:
+            time.sleep_ms(1)
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used
+"""

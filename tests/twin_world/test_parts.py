@@ -8,7 +8,7 @@ from PIL import Image
 
 from pocket_agent.hil import display
 
-from .conftest import Running, bus, i2c_setup, part, run
+from .conftest import Running, bus, i2c_setup, i2s_tx_code, part, run
 
 SSD1306_INIT = (0xAE, 0x20, 0x00, 0x40, 0xA1, 0xA8, 63, 0xC8, 0xD3, 0, 0xDA, 0x12, 0xD5, 0x80, 0xD9, 0xF1,
                 0xDB, 0x30, 0x81, 0xFF, 0xA4, 0xA6, 0x8D, 0x14, 0xAF)
@@ -517,30 +517,7 @@ def test_i2s_tx_non_blocking_writes_allocate_nothing_and_survive_a_deinit_mid_tr
     # shim lives in that heap, so it must not allocate per write either (it made 115
     # bytes a write before: a view per transfer and per piece, a poll registration).
     spec = bus(board_twin, "tx")
-    out = run(board_twin, f"""import gc, time
-from machine import I2S, Pin
-def amp_on():
-    amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
-              bits=16, format=I2S.MONO, rate=16000, ibuf=5120)
-    amp.irq(taken)
-    return amp
-done = [0]
-def taken(a):
-    done[0] += 1
-def writes(amp, buf, n):
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    for _ in range(n):
-        want = done[0] + 1
-        amp.write(buf)
-        t0 = time.ticks_ms()
-        while done[0] < want and time.ticks_diff(time.ticks_ms(), t0) < 2000:
-            time.sleep_ms(1)
-    used = gc.mem_alloc() - before
-    gc.enable()
-    return used
-amp = amp_on()
+    out = run(board_twin, i2s_tx_code(spec) + """amp = amp_on()
 block = bytearray(1024)
 writes(amp, block, 2)
 print(writes(amp, block, 20) - writes(amp, block, 0))

@@ -45,3 +45,9 @@ def run(code, *, path=(FIRMWARE,), heap=None, stdin=None, timeout=120, check=Tru
             f"micropython exited {proc.returncode}\n--- stdout\n{out}\n--- stderr\n{proc.stderr.decode()}"
         )
     return out
+
+
+def qstr_counts(text):
+    """The n_qstr figure of each `micropython.qstr_info()` report in a VM's output, in order:
+    the strings the VM has interned for good."""
+    return [int(line.split("n_qstr=")[1].split(",")[0]) for line in text.splitlines() if "n_qstr=" in line]

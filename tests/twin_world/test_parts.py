@@ -537,10 +537,8 @@ def test_i2s_transfer_on_a_stream_that_hangs_up_ends_and_stops_polling_it(board_
     # thread must not keep waking for the closed stream (before 7 Dec it did, for good).
     # The bus's socket is swapped for one whose far end this script holds and closes.
     spec = bus(board_twin, "tx")
-    out = run(board_twin, f"""import socket, time
-from machine import I2S, Pin
-amp = I2S({spec['id']}, sck=Pin({spec['sck']}), ws=Pin({spec['ws']}), sd=Pin({spec['sd']}), mode=I2S.TX,
-          bits=16, format=I2S.MONO, rate=16000, ibuf=4000)
+    out = run(board_twin, i2s_tx_code(spec) + """import socket
+amp = amp_on()
 addr = b"\\x01\\x00\\x00pocket-hangup-test"
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(addr)
@@ -550,21 +548,20 @@ near.connect(addr)
 far = srv.accept()[0]
 amp._sock.close()
 amp._sock = near
+amp.irq(taken)  # again: the new socket takes the non-blocking mode
 calls = [0]
 service = amp._service
 def counted():
     calls[0] += 1
     service()
 amp._service = counted
-done = []
-amp.irq(lambda a: done.append(1))
 amp.write(bytearray(32000))  # a second: more than the DMA holds, so it waits for news of playing
 time.sleep_ms(100)
 far.close()
 time.sleep_ms(200)
 calls[0] = 0
 time.sleep_ms(300)
-print(calls[0], len(done), amp._buf is None)
+print(calls[0], done[0], amp._buf is None)
 amp.deinit()
 srv.close()
 """)

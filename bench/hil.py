@@ -107,7 +107,9 @@ def run_soak(board, cycles):
             if start is None:
                 start = stage.board_heap()
             if (i + 1) % 25 == 0:
-                print(f"  {i + 1} cycles, {len(failures)} failed, {time.monotonic() - t0:.0f} s", flush=True)
+                heap = stage.board_heap()  # where the heap changes, not only its two ends
+                print(f"  {i + 1} cycles, {len(failures)} failed, {time.monotonic() - t0:.0f} s; heap free "
+                      f"{heap['mem_free']}, largest block {heap['largest_free']} bytes", flush=True)
         end = stage.board_heap()
         wall = time.monotonic() - t0
     s = sorted(ms)
